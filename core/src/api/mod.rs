@@ -1,0 +1,2 @@
+//! The OpenAI-compatible HTTP side (being written).
+pub mod types;

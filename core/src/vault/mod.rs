@@ -1,0 +1,1 @@
+//! The few Vault operations the core needs, behind one interface (being written).
