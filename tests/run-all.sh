@@ -27,15 +27,27 @@ suite() {
 suite rust cargo test --workspace
 
 # --- Python (bindings-python) -----------------------------------------------
-# >>> add the Python suite here, e.g. suite python .venv/bin/python -m pytest ...
-#     (pytest exits 5 when it collects no test: treat that as a failure or not,
-#     deliberately)
+# Builds the extension into .venv (skipped when unchanged), then mypy, ruff and
+# pytest (shared scenarios, drop-ins, openai SDK, GIL/fork/cancel, secrets).
+# pytest's exit 5 (no test collected) is deliberately a failure.
+suite python bash bindings-python/scripts/test.sh
 
 # --- Node (bindings-node) ---------------------------------------------------
-# >>> add the Node suite here, e.g. suite node node --test ...
+# npm ci when stale, napi debug build + check that the generated native.js/native.d.ts are the
+# committed ones, prettier --check, then node --test (scenarios, cancellation, openai SDK, ...).
+suite node bash bindings-node/scripts/test.sh
 
 # --- wasm (bindings-wasm) ---------------------------------------------------
-# >>> add the wasm suite here
+# Build (prints the .wasm size, raw and gzip), then the shared scenarios, the canary-secret check
+# and the panic safety net inside workerd (Miniflare, reported by node's test runner), in Node 20
+# (the package's node entry) and inside Deno (deno test). Not-applicable scenarios (needs: fs,
+# background) are reported as skipped.
+suite wasm-build bash bindings-wasm/scripts/build.sh
+if [[ " ${failed[*]-} " != *" wasm-build "* ]]; then
+    suite wasm-workerd node --test --test-reporter=spec bindings-wasm/tests/workerd.test.mjs
+    suite wasm-node node --test --test-reporter=spec bindings-wasm/tests/node.test.mjs
+    suite wasm-deno bash bindings-wasm/scripts/test-deno.sh
+fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "run-all: failed suites: ${failed[*]}" >&2

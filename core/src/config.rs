@@ -387,11 +387,9 @@ impl ClientOptions {
     /// Reads a JSON-shaped options object, as the bindings pass it. An unknown or mistyped option
     /// is a [`Error::Configuration`] naming it.
     pub fn from_json(value: serde_json::Value) -> Result<Self> {
-        serde_json::from_value(value).map_err(|e| {
-            let text = e.to_string();
-            // serde names the field in its message; keep that, drop the rest of the chain.
-            Error::config("options", text)
-        })
+        // serde names the offending field in its message, which is what the user needs.
+        serde_json::from_value(ms_suffixes_to_durations(value)?)
+            .map_err(|e| Error::config("options", e.to_string()))
     }
 
     /// Reads the options from the process environment.
@@ -682,6 +680,73 @@ impl ClientOptions {
     }
 }
 
+/// JavaScript users write durations in milliseconds (`timeoutMs: 500`), Python users in seconds
+/// (`timeout=0.5`). Both are accepted: a `*_ms` / `*Ms` key becomes the plain option with an
+/// explicit unit, so one parser serves every binding.
+fn ms_suffixes_to_durations(value: serde_json::Value) -> Result<serde_json::Value> {
+    let serde_json::Value::Object(map) = value else {
+        return Err(Error::config("options", "expected an object of options"));
+    };
+    let mut out = serde_json::Map::with_capacity(map.len());
+    for (key, v) in map {
+        let base = key.strip_suffix("_ms").or_else(|| key.strip_suffix("Ms"));
+        match (base, &v) {
+            (Some(base), serde_json::Value::Number(n)) => {
+                let ms = n.as_f64().unwrap_or(-1.0);
+                out.insert(base.to_owned(), serde_json::Value::String(format!("{ms}ms")));
+            }
+            (Some(_), serde_json::Value::Null) => {}
+            (Some(_), _) => {
+                return Err(Error::config(key, "expected a number of milliseconds"));
+            }
+            (None, _) => {
+                out.insert(key, v);
+            }
+        }
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+/// What a call's options object may hold, in every binding.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RequestOptionsJson {
+    #[serde(alias = "maxRetries")]
+    max_retries: Option<u32>,
+    timeout: Option<DurationValue>,
+    #[serde(alias = "readTimeout")]
+    read_timeout: Option<DurationValue>,
+    #[serde(alias = "connectTimeout")]
+    connect_timeout: Option<DurationValue>,
+}
+
+impl RequestOptions {
+    /// Reads a call's options object (`{"max_retries": 0, "timeout_ms": 500}`); `null` means
+    /// none. Unknown names are an error naming them.
+    pub fn from_json(value: serde_json::Value) -> Result<Self> {
+        if value.is_null() {
+            return Ok(RequestOptions::default());
+        }
+        let raw: RequestOptionsJson = serde_json::from_value(ms_suffixes_to_durations(value)?)
+            .map_err(|e| Error::input("options", e.to_string()))?;
+        let opt = |v: &Option<DurationValue>, name: &str| -> Result<Option<Duration>> {
+            match v {
+                Some(d) => Ok(Some(positive(d.to_duration(name)?, name)?)),
+                None => Ok(None),
+            }
+        };
+        if raw.max_retries.is_some_and(|n| n > 10) {
+            return Err(Error::input("max_retries", "must be at most 10"));
+        }
+        Ok(RequestOptions {
+            max_retries: raw.max_retries,
+            total_timeout: opt(&raw.timeout, "timeout")?,
+            read_timeout: opt(&raw.read_timeout, "read_timeout")?,
+            connect_timeout: opt(&raw.connect_timeout, "connect_timeout")?,
+        })
+    }
+}
+
 fn env_value(option: &str, var: &str, raw: String) -> Result<serde_json::Value> {
     use serde_json::Value;
     let bad = |what: &str| Error::config(var.to_owned(), format!("expected {what}"));
@@ -840,6 +905,24 @@ mod tests {
         assert_eq!(cfg.api.prices["gpt-4.1"], Price::flat(9.0));
         let err = ClientOptions::from_json(serde_json::json!({"max_retires": 1})).unwrap_err();
         assert!(err.to_string().contains("max_retires"), "{err}");
+    }
+
+    #[test]
+    fn millisecond_keys_are_accepted_for_javascript() {
+        let cfg = ClientOptions::from_json(serde_json::json!({
+            "vaultAddr": "http://v:8200", "vaultToken": "t", "timeoutMs": 1500, "readTimeoutMs": 250
+        }))
+        .unwrap()
+        .resolve()
+        .unwrap();
+        assert_eq!(cfg.api.retry.total_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(cfg.api.retry.read_timeout, Some(Duration::from_millis(250)).unwrap());
+        let call = RequestOptions::from_json(serde_json::json!({"maxRetries": 0, "timeoutMs": 20}))
+            .unwrap();
+        assert_eq!(call.max_retries, Some(0));
+        assert_eq!(call.total_timeout, Some(Duration::from_millis(20)));
+        let err = RequestOptions::from_json(serde_json::json!({"timeoutMs": "soon"})).unwrap_err();
+        assert!(err.to_string().contains("timeoutMs"), "{err}");
     }
 
     #[test]

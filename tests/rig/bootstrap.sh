@@ -76,4 +76,61 @@ fi
 # Keep each step idempotent and quick when already done, like the venv above.
 # ---------------------------------------------------------------------------
 
+# Node (bindings-node) >>> owned by the Node package; see bindings-node/README.md
+# Its npm dev tools (napi CLI, openai, prettier, typescript) from its own lockfile; `npm ci` only
+# when the lockfile changed (bindings-node/scripts/deps.sh keeps the stamp).
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    bash "$ROOT/bindings-node/scripts/deps.sh"
+else
+    say "node/npm not found: skipping the Node binding's tools (bindings-node needs Node 20+)"
+fi
+# <<< Node (bindings-node)
+
+# ---------------------------------------------------------------------------
+# wasm (bindings-wasm) >>> owned by the wasm package; see bindings-wasm/README.md
+# The wasm32 target, wasm-bindgen-cli at exactly the version the crate pins (into .tools/, where
+# bindings-wasm/scripts/build.sh looks for it), and bindings-wasm's own npm tools (miniflare with
+# workerd, deno, binaryen), installed from its lockfile. Each step is skipped when up to date.
+
+wasm_tools() {
+    local tools="$ROOT/.tools" want have stamp_want stamp="$ROOT/bindings-wasm/node_modules/.holysheep-bootstrap.stamp"
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        say "adding the rust target wasm32-unknown-unknown"
+        rustup target add wasm32-unknown-unknown
+    fi
+    want="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml")"
+    have="$("$tools/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}' || true)"
+    if [ -n "$want" ] && [ "$have" != "$want" ]; then
+        mkdir -p "$tools"
+        exec 8>"$tools/.bootstrap.lock"
+        if command -v flock >/dev/null 2>&1; then flock 8; fi
+        have="$("$tools/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}' || true)"
+        if [ "$have" != "$want" ]; then
+            say "installing wasm-bindgen-cli $want into .tools/ (a few minutes, once)"
+            # No --locked: the registry here lacks one of its locked dependencies.
+            cargo install --quiet --force --root "$tools" wasm-bindgen-cli --version "$want"
+        fi
+        exec 8>&-
+    fi
+    say "wasm-bindgen-cli $want ready (.tools)"
+
+    stamp_want="$(cat "$ROOT/bindings-wasm/package.json" "$ROOT/bindings-wasm/package-lock.json" | sha256sum | cut -d' ' -f1) $(node --version 2>/dev/null)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_want" ]; then
+        say "wasm npm tools up to date (bindings-wasm/node_modules)"
+    else
+        say "installing bindings-wasm npm tools (miniflare/workerd, deno, binaryen)"
+        (cd "$ROOT/bindings-wasm" && npm ci --no-audit --no-fund --loglevel=error)
+        "$ROOT/bindings-wasm/node_modules/.bin/deno" --version >/dev/null
+        "$ROOT/bindings-wasm/node_modules/.bin/workerd" --version >/dev/null
+        echo "$stamp_want" >"$stamp"
+    fi
+}
+
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    wasm_tools
+else
+    say "node/npm not found: skipping the wasm tools (bindings-wasm tests need Node 20+)"
+fi
+# <<< wasm (bindings-wasm)
+
 say "done"

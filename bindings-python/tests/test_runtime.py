@@ -1,0 +1,180 @@
+"""The binding inside a Python process: the GIL, threads, fork, cancellation, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import threading
+import time
+from typing import Any, List
+
+import pytest
+
+import holysheep_vault as hv
+
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def test_other_threads_run_while_a_call_waits(make_scope: Any) -> None:
+    scope = make_scope("gil", faults=[{"delay_ms": 1500}])
+    client = hv.Client(**scope.options())
+    client.api_key()  # Vault read out of the way: the wait below is the API's
+    stop = threading.Event()
+    count = [0]
+
+    def counter() -> None:
+        while not stop.is_set():
+            count[0] += 1
+
+    thread = threading.Thread(target=counter)
+    thread.start()
+    try:
+        # The counter's pace while this thread merely sleeps (GIL released) ...
+        before = count[0]
+        time.sleep(0.3)
+        free_rate = (count[0] - before) / 0.3
+        # ... and while this thread waits in a call.
+        before = count[0]
+        started = time.monotonic()
+        client.chat_completions("gpt-4.1", HELLO)
+        elapsed = time.monotonic() - started
+        rate = (count[0] - before) / elapsed
+    finally:
+        stop.set()
+        thread.join()
+    assert elapsed >= 1.4
+    # Holding the GIL for 1.5 s would leave the counter nearly still.
+    assert rate > 0.25 * free_rate, (
+        f"counter rate {rate:.0f}/s during the call, {free_rate:.0f}/s free"
+    )
+
+
+def test_calls_in_threads_run_in_parallel(make_scope: Any) -> None:
+    scope = make_scope("parallel", faults=[{"delay_ms": 1000}] * 4)
+    client = hv.Client(**scope.options())
+    client.api_key()
+    results: List[Any] = []
+
+    def call() -> None:
+        results.append(client.chat_completions("gpt-4.1", HELLO))
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    assert len(results) == 4
+    assert elapsed < 3.0, f"4 calls of 1 s each took {elapsed:.1f}s: they did not overlap"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_child_can_call(scope: Any) -> None:
+    client = hv.Client(**scope.options())
+    assert "hello" in client.chat_completions("gpt-4.1", HELLO).choices[0].message.content
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        code = 1
+        try:
+            inherited = client.chat_completions(
+                "gpt-4.1", [{"role": "user", "content": "from the child"}]
+            )
+            with hv.Client(**scope.options()) as fresh:
+                fresh_reply = fresh.chat_completions(
+                    "gpt-4.1", [{"role": "user", "content": "fresh client"}]
+                )
+            result = {
+                "inherited": inherited.choices[0].message.content,
+                "fresh": fresh_reply.choices[0].message.content,
+                "stats": client.stats()["requests"],
+            }
+            code = 0
+        except BaseException as e:
+            result = {"error": repr(e)}
+        os.write(write_fd, json.dumps(result).encode())
+        os._exit(code)
+    os.close(write_fd)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the fork child hung (a lock or runtime thread inherited from the parent?)")
+        time.sleep(0.05)
+    with os.fdopen(read_fd) as f:
+        result = json.loads(f.read() or "{}")
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, result
+    assert "from the child" in result["inherited"] and "fresh client" in result["fresh"]
+    assert result["stats"] == 1  # the child's client started afresh
+    # The parent's client and its connections are untouched by the child.
+    assert (
+        "after"
+        in client.chat_completions("gpt-4.1", [{"role": "user", "content": "after"}])
+        .choices[0]
+        .message.content
+    )
+    assert client.stats()["requests"] == 2
+
+
+def test_asyncio_cancellation_drops_the_request(make_scope: Any) -> None:
+    scope = make_scope("cancel", faults=[{"delay_ms": 1500}])
+
+    async def main() -> None:
+        client = hv.AsyncClient(**scope.options())
+        await client.api_key()
+        task = asyncio.ensure_future(client.chat_completions("gpt-4.1", HELLO))
+        await asyncio.sleep(0.3)
+        assert scope.attempts == 1  # the request is on the wire
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert time.monotonic() - started < 0.5
+        # Were the Rust future still running, the reply would land after the delay and count.
+        await asyncio.sleep(1.8)
+        stats = client.stats()
+        assert stats["requests"] == 0 and stats["attempts"] == 1, stats
+        # The client is still fine afterwards.
+        reply = await client.chat_completions("gpt-4.1", HELLO)
+        assert reply.choices
+        await client.close()
+
+    asyncio.run(main())
+
+
+def test_wait_for_timeout_cancels_too(make_scope: Any) -> None:
+    scope = make_scope("wait-for", faults=[{"delay_ms": 1500}])
+
+    async def main() -> None:
+        async with hv.AsyncClient(**scope.options()) as client:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.chat_completions("gpt-4.1", HELLO), 0.3)
+            await asyncio.sleep(1.6)
+            assert client.stats()["requests"] == 0
+
+    asyncio.run(main())
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+def test_ctrl_c_interrupts_a_blocking_call(make_scope: Any) -> None:
+    scope = make_scope("sigint", faults=[{"delay_ms": 5000}])
+    client = hv.Client(**scope.options())
+    client.api_key()
+    timer = threading.Timer(
+        0.3, lambda: signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+    )
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            client.chat_completions("gpt-4.1", HELLO)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2.0

@@ -1,0 +1,222 @@
+//! Per-call overhead of the client over a bare `reqwest` round trip to the same in-process test
+//! server, unstreamed and streamed. The two are run interleaved, call by call, so drift on a busy
+//! machine hits both alike; the figures are per call, and the difference is what the client
+//! adds (validation, serialisation, key lookup, retry bookkeeping, decoding, SSE parsing, cost).
+//!
+//! `cargo bench -p holysheep-vault --bench overhead` (`BENCH_ITERS=N` to change the count).
+//! The key comes from the environment (`key_source: "env"`), so no Vault is involved.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use holysheep_testserver::{Config, TestServer};
+use holysheep_vault::api::ApiClient;
+use holysheep_vault::api::sse::SseParser;
+use holysheep_vault::keys::ApiKey;
+use holysheep_vault::{
+    ChatChunk, ChatCompletion, ChatRequest, Client, ClientOptions, KeyOrigin, RequestOptions,
+    Secret,
+};
+use serde_json::json;
+
+const KEY: &str = "sk-bench-0123456789abcdefghijklmnop";
+const KEY_ENV: &str = "HOLYSHEEP_BENCH_API_KEY";
+
+/// The client under test: the facade, or `ApiClient` while the key provider is not ready.
+enum Under {
+    Facade(Client),
+    Direct(ApiClient, ApiKey),
+}
+
+impl Under {
+    async fn chat(&self, request: &ChatRequest) -> usize {
+        let reply = match self {
+            Under::Facade(c) => {
+                c.chat_completions(request.clone(), RequestOptions::default()).await
+            }
+            Under::Direct(c, k) => c.chat(k, request, &RequestOptions::default()).await,
+        };
+        reply.expect("chat").content().map_or(0, str::len)
+    }
+
+    async fn stream(&self, request: &ChatRequest) -> usize {
+        let stream = match self {
+            Under::Facade(c) => {
+                c.chat_completions_stream(request.clone(), RequestOptions::default()).await
+            }
+            Under::Direct(c, k) => c.chat_stream(k, request, &RequestOptions::default()).await,
+        };
+        let mut stream = stream.expect("stream");
+        let mut n = 0;
+        while let Some(chunk) = stream.next().await {
+            n += chunk.expect("chunk").content().map_or(0, str::len);
+        }
+        n
+    }
+}
+
+fn main() {
+    // Before any thread exists: the only moment setting the environment is sound.
+    unsafe { std::env::set_var(KEY_ENV, KEY) };
+    let iters: usize =
+        std::env::var("BENCH_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let server = TestServer::spawn(Config::new().key(KEY), 1).expect("test server");
+    let base_url = server.scope_url("bench");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    let options = ClientOptions::from_json(json!({
+        "base_url": base_url, "key_source": "env", "key_env": KEY_ENV,
+    }))
+    .unwrap();
+    let under = rt.block_on(async {
+        let facade = std::panic::AssertUnwindSafe(async {
+            let client = Client::from_options(options.clone())?;
+            client.api_key().await?;
+            Ok::<_, holysheep_vault::Error>(client)
+        });
+        match futures::FutureExt::catch_unwind(facade).await {
+            Ok(Ok(client)) => Under::Facade(client),
+            _ => {
+                eprintln!("note: key provider not ready; measuring ApiClient with a fixed key");
+                let api = ApiClient::new(options.resolve().unwrap().api).unwrap();
+                let key = ApiKey {
+                    secret: std::sync::Arc::new(Secret::from(KEY)),
+                    origin: KeyOrigin { location: format!("env:{KEY_ENV}"), version: None },
+                };
+                Under::Direct(api, key)
+            }
+        }
+    });
+    let kind = match under {
+        Under::Facade(_) => "Client (key_source env)",
+        Under::Direct(..) => "ApiClient",
+    };
+
+    let bare = reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
+    let chat_url = format!("{base_url}/chat/completions");
+    let body =
+        json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hello there"}]});
+    let request = ChatRequest::from_json(body.clone()).unwrap();
+    let mut stream_body = body.clone();
+    stream_body["stream"] = json!(true);
+    stream_body["stream_options"] = json!({"include_usage": true});
+
+    let bare_chat = || async {
+        // What a caller does by hand: serialise, send, read, parse.
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let r = bare.post(&chat_url).bearer_auth(KEY).header("content-type", "application/json");
+        let response = r.body(bytes).send().await.unwrap();
+        assert!(response.status().is_success());
+        let value: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        value["choices"][0]["message"]["content"].as_str().map_or(0, str::len)
+    };
+    let bare_stream = || async {
+        let bytes = serde_json::to_vec(&stream_body).unwrap();
+        let r = bare.post(&chat_url).bearer_auth(KEY).header("content-type", "application/json");
+        let response = r.body(bytes).send().await.unwrap();
+        assert!(response.status().is_success());
+        let mut body = response.bytes_stream();
+        let mut n = 0;
+        while let Some(piece) = body.next().await {
+            n += piece.unwrap().len();
+        }
+        n
+    };
+
+    println!("overhead of {kind} over bare reqwest, {iters} calls each, interleaved");
+    println!(
+        "{:<10} {:>12} {:>12} {:>12} {:>12}",
+        "", "bare µs", "client µs", "diff µs", "diff p50"
+    );
+    for streamed in [false, true] {
+        let (mut a, mut b) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
+        rt.block_on(async {
+            for i in 0..iters + iters / 10 {
+                let t = Instant::now();
+                std::hint::black_box(if streamed {
+                    bare_stream().await
+                } else {
+                    bare_chat().await
+                });
+                let bare_t = t.elapsed();
+                let t = Instant::now();
+                std::hint::black_box(if streamed {
+                    under.stream(&request).await
+                } else {
+                    under.chat(&request).await
+                });
+                let ours_t = t.elapsed();
+                // The first tenth warms both pools and caches and is not counted.
+                if i >= iters / 10 {
+                    a.push(bare_t);
+                    b.push(ours_t);
+                }
+            }
+        });
+        let (mean_a, mean_b) = (mean(&a), mean(&b));
+        let (p50_a, p50_b) = (median(&mut a), median(&mut b));
+        println!(
+            "{:<10} {:>12.1} {:>12.1} {:>12.1} {:>12.1}",
+            if streamed { "streamed" } else { "plain" },
+            mean_a,
+            mean_b,
+            mean_b - mean_a,
+            p50_b - p50_a,
+        );
+    }
+
+    // The CPU part of the difference: decoding the same bodies without any I/O.
+    let (plain_body, stream_body_bytes) = rt.block_on(async {
+        let get = |body: serde_json::Value| {
+            let r =
+                bare.post(&chat_url).bearer_auth(KEY).header("content-type", "application/json");
+            async move {
+                r.body(serde_json::to_vec(&body).unwrap())
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap()
+            }
+        };
+        (get(body.clone()).await, get(stream_body.clone()).await)
+    });
+    let rounds = iters * 4;
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let value: serde_json::Value = serde_json::from_slice(&plain_body).unwrap();
+        std::hint::black_box(ChatCompletion::from_json(value).unwrap());
+    }
+    let plain_decode = t.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+    let t = Instant::now();
+    let mut events = Vec::new();
+    for _ in 0..rounds {
+        let mut parser = SseParser::new();
+        events.clear();
+        parser.feed(&stream_body_bytes, &mut events).unwrap();
+        for e in &events {
+            if e.data != "[DONE]" {
+                let value: serde_json::Value = serde_json::from_str(&e.data).unwrap();
+                std::hint::black_box(ChatChunk::from_json(value).unwrap());
+            }
+        }
+    }
+    let stream_decode = t.elapsed().as_secs_f64() * 1e6 / rounds as f64;
+    println!(
+        "decoding alone: plain {plain_decode:.1} µs, streamed {stream_decode:.1} µs ({} events)",
+        events.len()
+    );
+    drop(under);
+    drop(server);
+}
+
+fn mean(v: &[Duration]) -> f64 {
+    v.iter().map(|d| d.as_secs_f64()).sum::<f64>() / v.len() as f64 * 1e6
+}
+
+fn median(v: &mut [Duration]) -> f64 {
+    v.sort_unstable();
+    v[v.len() / 2].as_secs_f64() * 1e6
+}
