@@ -110,3 +110,16 @@ test('cancel() on the stream object ends a pending read', async (t) => {
   await assert.rejects(pending, APIUserAbortError)
   await proxy.allClosed(2000)
 })
+
+test('a signal aborted before the first iteration sends nothing', async () => {
+  const { scope, options } = await rig.freshScope('stream-pre-abort')
+  const client = new Client(options)
+  const controller = new AbortController()
+  const stream = client.chatCompletionsStream(request('never sent'), { signal: controller.signal })
+  controller.abort()
+  await assert.rejects(async () => {
+    for await (const chunk of stream) assert.fail(`got a chunk ${JSON.stringify(chunk)}`)
+  }, APIUserAbortError)
+  assert.equal((await rig.scopeReport(scope)).attempts, 0)
+  client.close()
+})

@@ -123,6 +123,16 @@ async function main() {
   })
   const lib = await timeSequential(() => client.chatCompletions(REQUEST))
 
+  // The binding's own cost: the time JS waited minus the time the core itself measured for the
+  // call (`_meta.latency_ms`), i.e. argument and result conversion plus the thread hand-offs.
+  const bindingOnly = []
+  for (let i = 0; i < CALLS; i++) {
+    const t = performance.now()
+    const reply = await client.chatCompletions(REQUEST)
+    bindingOnly.push(performance.now() - t - reply._meta.latency_ms)
+  }
+  const binding = summary(bindingOnly)
+
   console.log('sequential round trip                 p50          p90          p99')
   for (const [name, s] of [
     ['raw node:http keep-alive', raw],
@@ -134,6 +144,10 @@ async function main() {
   console.log(
     `\nper-call overhead over raw node:http (p50): ${us(lib.p50 - raw.p50)}` +
       `   over fetch: ${us(lib.p50 - viaFetch.p50)}`,
+  )
+  console.log(
+    `binding's own share (JS time minus the core's latency_ms): ` +
+      `p50 ${us(binding.p50)}  p90 ${us(binding.p90)}  p99 ${us(binding.p99)}`,
   )
 
   const total = Math.max(1000, CALLS)

@@ -255,6 +255,8 @@ class ChatCompletionStream {
   async *#chunks() {
     const signal = this.#signal
     const onAbort = () => this.#native.cancel()
+    // Aborted between chatCompletionsStream() and the first iteration: the event has passed.
+    if (signal?.aborted) this.#native.cancel()
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       for (;;) {

@@ -103,6 +103,18 @@ impl ChatStream {
         })
     }
 
+    /// `close` for asyncio: an awaitable, so that waiting for a read in progress in another task
+    /// does not block the event loop.
+    fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(py, || {
+            let slot = self.slot.clone();
+            future_into_py(py, async move {
+                drop(slot.lock().await.take());
+                Ok(())
+            })
+        })
+    }
+
     /// Request id, attempts and key version of the call.
     #[getter]
     fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

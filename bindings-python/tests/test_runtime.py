@@ -178,3 +178,33 @@ def test_ctrl_c_interrupts_a_blocking_call(make_scope: Any) -> None:
     finally:
         timer.cancel()
     assert time.monotonic() - started < 2.0
+
+
+def test_async_stream_close_waits_without_blocking_the_loop(make_scope: Any) -> None:
+    scope = make_scope("aclose", faults=[{"chunk_delay_ms": 500}])
+
+    async def main() -> None:
+        async with hv.AsyncClient(**scope.options()) as client:
+            stream = await client.chat_completions(
+                "gpt-4.1", [{"role": "user", "content": "a b c d e f"}], stream=True
+            )
+            await stream.__anext__()
+            reader = asyncio.ensure_future(stream.__anext__())  # waits for the next chunk
+            await asyncio.sleep(0.05)
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticking = asyncio.ensure_future(ticker())
+            await stream.close()  # waits for the read in progress, not for the loop
+            ticking.cancel()
+            assert ticks >= 10, f"the event loop stalled while closing ({ticks} ticks)"
+            await reader  # the read in progress still completes
+            with pytest.raises(StopAsyncIteration):
+                await stream.__anext__()
+
+    asyncio.run(main())

@@ -437,6 +437,8 @@ impl KeyProvider {
     async fn fetch(&self, reason: &'static str) -> Result<Arc<Entry>> {
         let seq = self.seq.load(Ordering::Acquire) + 1;
         let result = self.read_source(reason).await;
+        // A read that finishes after close() must not put the key back in memory.
+        self.ensure_open()?;
         let now = Instant::now();
         let result = match result {
             Ok((secret, version)) => {

@@ -111,13 +111,13 @@ class AsyncStream:
         return self._native.meta.get("request_id")
 
     async def close(self) -> None:
-        self._native.close()
+        await self._native.aclose()
 
     async def __aenter__(self) -> AsyncStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self._native.close()
+        await self._native.aclose()
 
     def __repr__(self) -> str:
         return f"<holysheep_vault.AsyncStream request_id={self.request_id!r}>"

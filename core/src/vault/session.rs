@@ -323,21 +323,22 @@ impl Session {
         let token = self.token().await?;
         self.kv_reads.fetch_add(1, Ordering::Relaxed);
         let first = self.timed(self.ops.read_kv2(token.secret(), mount, path, version)).await;
-        let result = match first {
+        let (result, used) = match first {
             Err(err) if errors::is_token_rejected(&err) && self.can_heal(&token) => {
                 let fresh = self.heal(&token).await?;
                 if fresh.secret == token.secret {
                     return Err(self.map(site, err));
                 }
                 self.kv_reads.fetch_add(1, Ordering::Relaxed);
-                self.timed(self.ops.read_kv2(fresh.secret(), mount, path, version)).await
+                let retry = self.timed(self.ops.read_kv2(fresh.secret(), mount, path, version));
+                (retry.await, fresh)
             }
-            other => other,
+            other => (other, token),
         };
         match result {
             Ok(read) => Ok(read),
             Err(OpError::Status { status: 404, errors }) if errors.is_empty() => {
-                Err(self.diagnose_not_found(&token, mount, site).await)
+                Err(self.diagnose_not_found(&used, mount, site).await)
             }
             Err(err) => Err(self.map(site, err)),
         }
@@ -519,6 +520,10 @@ impl Session {
     /// Makes `token` current keeping its generation (a renewal or a rescheduled retry).
     fn replace(&self, token: Token) -> Arc<Token> {
         let token = Arc::new(token);
+        if self.is_closed() {
+            // A login that finishes after close() hands its token to its caller only.
+            return token;
+        }
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
         if token.renew_at.is_some() {
             self.ensure_renewer();
