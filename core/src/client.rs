@@ -69,6 +69,9 @@ pub struct Stats {
 impl Client {
     /// A client for a validated [`Config`]. Does no I/O: Vault is first contacted by the first
     /// call that needs the key.
+    // wasm32 has one thread, and its JS-backed parts are not `Send`; the `Arc` is kept there
+    // so that the type is the same on every target.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn new(config: Config) -> Result<Client> {
         let keys = KeyProvider::new(&config)?;
         let api = ApiClient::new(config.api)?;

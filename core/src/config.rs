@@ -225,13 +225,11 @@ impl DurationValue {
         let secs = match self {
             DurationValue::Seconds(s) => *s,
             DurationValue::Text(t) => parse_duration_secs(t).ok_or_else(|| {
-                Error::config(
-                    setting,
-                    format!("\"{t}\" is not a duration (try 30, \"30s\" or \"500ms\")"),
-                )
+                // The value is not quoted: a misplaced secret must not reach an error.
+                Error::config(setting, "is not a duration (try 30, \"30s\" or \"500ms\")")
             })?,
         };
-        if !secs.is_finite() || secs < 0.0 || secs > 1.0e9 {
+        if !secs.is_finite() || !(0.0..=1.0e9).contains(&secs) {
             return Err(Error::config(
                 setting,
                 format!("{secs} is not a usable number of seconds"),
@@ -387,9 +385,7 @@ impl ClientOptions {
     /// Reads a JSON-shaped options object, as the bindings pass it. An unknown or mistyped option
     /// is a [`Error::Configuration`] naming it.
     pub fn from_json(value: serde_json::Value) -> Result<Self> {
-        // serde names the offending field in its message, which is what the user needs.
-        serde_json::from_value(ms_suffixes_to_durations(value)?)
-            .map_err(|e| Error::config("options", e.to_string()))
+        decode(ms_suffixes_to_durations(value)?).map_err(|(field, why)| Error::config(field, why))
     }
 
     /// Reads the options from the process environment.
@@ -407,8 +403,10 @@ impl ClientOptions {
             let value = env_value(option, var, raw)?;
             object.insert((*option).to_owned(), value);
         }
-        serde_json::from_value(serde_json::Value::Object(object))
-            .map_err(|e| Error::config("environment", e.to_string()))
+        decode(serde_json::Value::Object(object)).map_err(|(field, why)| {
+            let var = ENV_VARS.iter().find(|(o, _)| *o == field).map_or(field.as_str(), |(_, v)| v);
+            Error::config(var, why)
+        })
     }
 
     /// `self`, with every option that `overrides` sets taken from `overrides`.
@@ -680,6 +678,30 @@ impl ClientOptions {
     }
 }
 
+/// Deserialises options, and on failure returns the option's name and what was wrong with it,
+/// never the value: serde quotes offending values in its messages, and a secret passed in the
+/// wrong place (a key given as `max_retries`) must not end up in an error.
+fn decode<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> std::result::Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let text = e.inner().to_string();
+        if let Some(rest) = text.strip_prefix("unknown field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            let field = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+            return (field, "is not a known option".to_owned());
+        }
+        let why = match text.split_once(", expected ") {
+            Some((_, expected)) => format!("expected {expected}"),
+            None if text.starts_with("missing field") => text.clone(),
+            None => "has an invalid value".to_owned(),
+        };
+        let field = if path == "." { "options".to_owned() } else { path };
+        (field, why)
+    })
+}
+
 /// JavaScript users write durations in milliseconds (`timeoutMs: 500`), Python users in seconds
 /// (`timeout=0.5`). Both are accepted: a `*_ms` / `*Ms` key becomes the plain option with an
 /// explicit unit, so one parser serves every binding.
@@ -727,8 +749,8 @@ impl RequestOptions {
         if value.is_null() {
             return Ok(RequestOptions::default());
         }
-        let raw: RequestOptionsJson = serde_json::from_value(ms_suffixes_to_durations(value)?)
-            .map_err(|e| Error::input("options", e.to_string()))?;
+        let raw: RequestOptionsJson = decode(ms_suffixes_to_durations(value)?)
+            .map_err(|(field, why)| Error::input(field, why))?;
         let opt = |v: &Option<DurationValue>, name: &str| -> Result<Option<Duration>> {
             match v {
                 Some(d) => Ok(Some(positive(d.to_duration(name)?, name)?)),
@@ -782,8 +804,9 @@ fn non_blank(value: &Option<String>, setting: &str, default: &str) -> Result<Str
 fn check_url(setting: &str, url: &str) -> Result<()> {
     match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        Ok(_) => Err(Error::config(setting, format!("\"{url}\" is not an http(s) URL"))),
-        Err(e) => Err(Error::config(setting, format!("\"{url}\" is not a URL: {e}"))),
+        // The URL itself is not quoted: it may carry credentials (`https://user:pass@host`).
+        Ok(u) => Err(Error::config(setting, format!("scheme \"{}\" is not http(s)", u.scheme()))),
+        Err(e) => Err(Error::config(setting, format!("is not a URL: {e}"))),
     }
 }
 
@@ -908,6 +931,29 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_in_the_wrong_option_is_named_but_never_quoted() {
+        let canary = "sk-canary-wrong-place-0123456789";
+        let err = ClientOptions::from_json(serde_json::json!({"maxRetries": canary})).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("maxRetries") && !text.contains("canary"), "{text}");
+        let err =
+            RequestOptions::from_json(serde_json::json!({"max_retries": canary})).unwrap_err();
+        assert!(!err.to_string().contains("canary"), "{err}");
+        let err = env(&[
+            ("VAULT_ADDR", "http://v:8200"),
+            ("VAULT_TOKEN", "t"),
+            ("HOLYSHEEP_KEY_TTL", canary),
+        ])
+        .unwrap()
+        .resolve()
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("key_ttl") && !err.to_string().contains("canary"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn millisecond_keys_are_accepted_for_javascript() {
         let cfg = ClientOptions::from_json(serde_json::json!({
             "vaultAddr": "http://v:8200", "vaultToken": "t", "timeoutMs": 1500, "readTimeoutMs": 250
@@ -916,7 +962,7 @@ mod tests {
         .resolve()
         .unwrap();
         assert_eq!(cfg.api.retry.total_timeout, Some(Duration::from_millis(1500)));
-        assert_eq!(cfg.api.retry.read_timeout, Some(Duration::from_millis(250)).unwrap());
+        assert_eq!(cfg.api.retry.read_timeout, Duration::from_millis(250));
         let call = RequestOptions::from_json(serde_json::json!({"maxRetries": 0, "timeoutMs": 20}))
             .unwrap();
         assert_eq!(call.max_retries, Some(0));

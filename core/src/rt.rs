@@ -72,6 +72,10 @@ pub fn spawn<F>(future: F) -> Option<tokio::task::JoinHandle<()>>
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    // The task keeps the caller's span, so its events (a background refresh, a renewal) reach
+    // the subscriber and the per-client logger of the binding that started it.
+    use tracing::Instrument;
+    let future = future.in_current_span();
     tokio::runtime::Handle::try_current().ok().map(|handle| handle.spawn(future))
 }
 

@@ -66,7 +66,7 @@ impl SseParser {
                 input = &input[1..];
             }
         }
-        while let Some(end) = input.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', input) {
             if self.line.is_empty() {
                 self.line_done(&input[..end], out);
             } else {

@@ -104,6 +104,7 @@ struct Call<'a> {
 
 impl ApiClient {
     /// A client for `config`; builds the connection pool, does no I/O.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn new(config: ApiConfig) -> Result<ApiClient> {
         let base = config.base_url.trim_end_matches('/');
         let url = |path: &str| {
@@ -719,6 +720,18 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The next piece of a body within `limit`. A piece that is ready is taken without a timer: a
+/// timer costs a registration and a removal, and most reads of a fast stream need none.
+async fn next_within<S>(limit: Duration, body: &mut S) -> Option<Option<S::Item>>
+where
+    S: futures::Stream + Unpin,
+{
+    if let Some(item) = body.next().now_or_never() {
+        return Some(item);
+    }
+    rt::timeout(limit, body.next()).await
+}
+
 /// Reads a whole body with the read timeout applied to each piece.
 async fn read_body(
     response: reqwest::Response,
@@ -732,7 +745,7 @@ async fn read_body(
     let mut rest: Vec<u8> = Vec::new();
     loop {
         let (limit, is_total) = policy.read_limit();
-        let piece = match rt::timeout(limit, body.next()).await {
+        let piece = match next_within(limit, &mut body).await {
             None if is_total => return Err(Failure::fatal(total_timeout(policy))),
             None => return Err(Failure::retryable(read_timeout(policy))),
             Some(None) => break,
@@ -869,7 +882,7 @@ impl StreamReader {
                 return Err(Failure::fatal(self.truncated()));
             }
             let (limit, is_total) = self.read_limit();
-            match rt::timeout(limit, self.body.next()).await {
+            match next_within(limit, &mut self.body).await {
                 None if is_total => {
                     let after = self.total_timeout.unwrap_or_default();
                     let error = Error::Timeout { phase: TimeoutPhase::Total, after, attempts: 1 };

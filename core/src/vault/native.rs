@@ -3,8 +3,8 @@
 //! the login and KV calls, and `rustify` (which `vaultrs` is written on) executes them.
 //!
 //! `vaultrs` keeps one token inside its client; the session here owns the token instead and
-//! passes it per call through [`TokenMiddleware`], so a re-login never has to rebuild or lock the
-//! client. Answers are decoded by the same [`wire`] functions as the `reqwest` implementation.
+//! passes it per call through a small middleware, so a re-login never has to rebuild or lock the
+//! client. Answers are decoded by the same functions as the `reqwest` implementation.
 
 use std::time::Duration;
 
