@@ -37,8 +37,7 @@ impl Client {
         let pid = std::process::id();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.pid != pid {
-            let fresh = holysheep_vault::Client::from_options(self.options.clone())
-                .py_err(py)?;
+            let fresh = holysheep_vault::Client::from_options(self.options.clone()).py_err(py)?;
             if state.core.is_closed() {
                 fresh.close();
             }
@@ -294,7 +293,11 @@ impl Client {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         guard(py, || {
             let core = self.core(py)?;
-            Ok(format!("<holysheep_vault._native.Client base_url={:?} closed={}>", core.base_url(), core.is_closed()))
+            Ok(format!(
+                "<holysheep_vault._native.Client base_url={:?} closed={}>",
+                core.base_url(),
+                core.is_closed()
+            ))
         })
     }
 }

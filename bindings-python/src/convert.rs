@@ -60,7 +60,7 @@ fn named(py: Python<'_>, name: &str, err: PyErr) -> PyErr {
 
 /// A `str` argument.
 pub fn arg_str(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
-    value.extract::<String>().map_err(|e| named(value.py(), name, e.into()))
+    value.extract::<String>().map_err(|e| named(value.py(), name, e))
 }
 
 /// An optional number argument (`None` is absent).
@@ -167,10 +167,7 @@ fn is_timedelta(value: &Bound<'_, PyAny>) -> bool {
 }
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {
-    value
-        .get_type()
-        .name()
-        .map_or_else(|_| "this type".to_owned(), |n| format!("'{n}'"))
+    value.get_type().name().map_or_else(|_| "this type".to_owned(), |n| format!("'{n}'"))
 }
 
 fn py_failure(err: PyErr) -> Unconvertible {
@@ -240,7 +237,10 @@ pub fn json_to_py<'py>(
     })
 }
 
-fn new_dict<'py>(py: Python<'py>, class: Option<&Bound<'py, PyType>>) -> PyResult<Bound<'py, PyDict>> {
+fn new_dict<'py>(
+    py: Python<'py>,
+    class: Option<&Bound<'py, PyType>>,
+) -> PyResult<Bound<'py, PyDict>> {
     match class {
         Some(class) => Ok(class.call0()?.cast_into::<PyDict>()?),
         None => Ok(PyDict::new(py)),
@@ -261,11 +261,7 @@ fn fill<'py>(
 
 /// A reply object: `class` filled with the JSON object `raw` (anything else is kept under the
 /// key `raw`, which cannot happen with replies the core has already checked).
-fn reply<'py>(
-    py: Python<'py>,
-    class: &Py<PyType>,
-    raw: &Value,
-) -> PyResult<Bound<'py, PyDict>> {
+fn reply<'py>(py: Python<'py>, class: &Py<PyType>, raw: &Value) -> PyResult<Bound<'py, PyDict>> {
     let attr = types(py)?.attr_dict.bind(py);
     let dict = new_dict(py, Some(class.bind(py)))?;
     match raw {
@@ -276,7 +272,10 @@ fn reply<'py>(
 }
 
 /// Metadata of a call as an `AttrDict` (`request_id`, `attempts`, `cost_usd`, ...).
-pub fn meta_to_py<'py>(py: Python<'py>, meta: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+pub fn meta_to_py<'py>(
+    py: Python<'py>,
+    meta: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
     let value = serde_json::to_value(meta).map_err(|e| PyValueError::new_err(e.to_string()))?;
     json_to_py(py, &value, Some(types(py)?.attr_dict.bind(py)))
 }
@@ -316,7 +315,8 @@ impl ToPy for ModelList {
 
 impl ToPy for Stats {
     fn to_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-        let value = serde_json::to_value(&self).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let value =
+            serde_json::to_value(&self).map_err(|e| PyValueError::new_err(e.to_string()))?;
         json_to_py(py, &value, None)
     }
 }

@@ -14,8 +14,8 @@
 //! runtime thread. The cache is dropped whenever the effective level of `holysheep_vault` has
 //! changed since the previous call, which each call checks on entry (it holds the GIL anyway).
 
-use std::sync::{Once, OnceLock};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Once, OnceLock};
 
 use log::LevelFilter;
 use pyo3::prelude::*;

@@ -47,14 +47,14 @@ async fn next(slot: Slot) -> holysheep_vault::Result<Option<ChatChunk>> {
 
 /// A chunk for asyncio; the end of the stream raises `StopAsyncIteration` in the awaiting task.
 pub enum Next {
-    Chunk(ChatChunk),
+    Chunk(Box<ChatChunk>),
     End,
 }
 
 impl ToPy for Next {
     fn to_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         match self {
-            Next::Chunk(chunk) => chunk.to_py(py),
+            Next::Chunk(chunk) => (*chunk).to_py(py),
             Next::End => Err(PyStopAsyncIteration::new_err(())),
         }
     }
@@ -85,7 +85,7 @@ impl ChatStream {
             let slot = self.slot.clone();
             future_into_py(py, async move {
                 Ok(match next(slot).await? {
-                    Some(chunk) => Next::Chunk(chunk),
+                    Some(chunk) => Next::Chunk(Box::new(chunk)),
                     None => Next::End,
                 })
             })

@@ -135,6 +135,15 @@ def load_env_file(path: str) -> Dict[str, str]:
     return env
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not os.environ.get("HOLYSHEEP_RIG_ENV"):
+        terminalreporter.write_line(
+            "HOLYSHEEP_RIG_ENV is not set: every test that needs the rig errored; "
+            "run through tests/rig/with-rig.sh",
+            red=True,
+        )
+
+
 @pytest.fixture(scope="session")
 def rig() -> Rig:
     path = os.environ.get("HOLYSHEEP_RIG_ENV")

@@ -72,6 +72,8 @@ def test_calls_in_threads_run_in_parallel(make_scope: Any) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# 3.12+ warns about fork() in a process with threads (ours has the runtime's): the point here.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_fork_child_can_call(scope: Any) -> None:
     client = hv.Client(**scope.options())
     assert "hello" in client.chat_completions("gpt-4.1", HELLO).choices[0].message.content

@@ -111,31 +111,53 @@ fn main() {
             serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         value["choices"][0]["message"]["content"].as_str().map_or(0, str::len)
     };
-    let bare_stream = || async {
-        let bytes = serde_json::to_vec(&stream_body).unwrap();
-        let r = bare.post(&chat_url).bearer_auth(KEY).header("content-type", "application/json");
+    // `parse`: also decode each event's JSON, as a hand-written consumer that wants the chunks
+    // must (a naive split on blank lines, not a full event-stream parser).
+    let (bare_ref, url_ref, stream_body_ref) = (&bare, &chat_url, &stream_body);
+    let bare_stream = move |parse: bool| async move {
+        let (bare, chat_url, stream_body) = (bare_ref, url_ref, stream_body_ref);
+        let bytes = serde_json::to_vec(stream_body).unwrap();
+        let r = bare.post(chat_url).bearer_auth(KEY).header("content-type", "application/json");
         let response = r.body(bytes).send().await.unwrap();
         assert!(response.status().is_success());
         let mut body = response.bytes_stream();
         let mut n = 0;
+        let mut pending: Vec<u8> = Vec::new();
         while let Some(piece) = body.next().await {
-            n += piece.unwrap().len();
+            let piece = piece.unwrap();
+            n += piece.len();
+            if !parse {
+                continue;
+            }
+            pending.extend_from_slice(&piece);
+            while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
+                let event: Vec<u8> = pending.drain(..end + 2).collect();
+                let data = event.strip_prefix(b"data: ").unwrap_or(&event);
+                let data = &data[..data.len() - 2];
+                if data != b"[DONE]" {
+                    let v: serde_json::Value = serde_json::from_slice(data).unwrap();
+                    n += v["choices"][0]["delta"]["content"].as_str().map_or(0, str::len);
+                }
+            }
         }
         n
     };
 
     println!("overhead of {kind} over bare reqwest, {iters} calls each, interleaved");
+    println!("(streamed+: the bare side also decodes each event's JSON)");
     println!(
         "{:<10} {:>12} {:>12} {:>12} {:>12}",
         "", "bare µs", "client µs", "diff µs", "paired p50"
     );
-    for streamed in [false, true] {
+    for (name, streamed, parse) in
+        [("plain", false, false), ("streamed", true, false), ("streamed+", true, true)]
+    {
         let (mut a, mut b) = (Vec::with_capacity(iters), Vec::with_capacity(iters));
         rt.block_on(async {
             for i in 0..iters + iters / 10 {
                 let t = Instant::now();
                 std::hint::black_box(if streamed {
-                    bare_stream().await
+                    bare_stream(parse).await
                 } else {
                     bare_chat().await
                 });
@@ -163,7 +185,7 @@ fn main() {
         let paired_p50 = paired[paired.len() / 2];
         println!(
             "{:<10} {:>12.1} {:>12.1} {:>12.1} {:>12.1}",
-            if streamed { "streamed" } else { "plain" },
+            name,
             mean_a,
             mean_b,
             mean_b - mean_a,
