@@ -78,6 +78,9 @@ pub enum KeySource {
     File { path: PathBuf },
     /// An environment variable. For local development only, and only when asked for explicitly.
     Env { var: String },
+    /// A key given in code (`api_key`): for callers that already hold one, such as the drop-in
+    /// `HolySheepAIClient(api_key)`. Nothing is cached or refreshed; a 401 is final.
+    Static { key: Secret },
 }
 
 impl KeySource {
@@ -87,6 +90,7 @@ impl KeySource {
             KeySource::Kv { mount, path, .. } => format!("{mount}/{path}"),
             KeySource::File { path } => path.display().to_string(),
             KeySource::Env { var } => format!("env:{var}"),
+            KeySource::Static { .. } => "api_key".to_owned(),
         }
     }
 }
@@ -315,6 +319,9 @@ pub struct ClientOptions {
     pub key_file: Option<PathBuf>,
     #[serde(alias = "keyEnv")]
     pub key_env: Option<String>,
+    /// The key itself, with `key_source: "static"` (set implicitly when only `api_key` is given).
+    #[serde(alias = "apiKey", deserialize_with = "secret_opt")]
+    pub api_key: Option<Secret>,
     #[serde(alias = "keyTtl")]
     pub key_ttl: Option<DurationValue>,
     #[serde(alias = "staleWindow")]
@@ -438,6 +445,7 @@ impl ClientOptions {
             secret_version,
             key_file,
             key_env,
+            api_key,
             key_ttl,
             stale_window,
             base_url,
@@ -496,8 +504,23 @@ impl ClientOptions {
         Ok(Config { vault, key, cache, api: self.api()? })
     }
 
+    /// `key_source` as given, or `static` when only `api_key` is, or `kv`.
+    fn key_source_name(&self) -> &str {
+        match self.key_source.as_deref().map(str::trim) {
+            Some(name) => name,
+            None if self.api_key.is_some() => "static",
+            None => "kv",
+        }
+    }
+
     fn key_source(&self) -> Result<KeySource> {
-        let source = self.key_source.as_deref().map(str::trim).unwrap_or("kv");
+        let source = self.key_source_name();
+        if self.api_key.is_some() && source != "static" {
+            return Err(Error::config(
+                "api_key",
+                format!("given together with key_source={source}; pass one or the other"),
+            ));
+        }
         match source {
             "kv" => {
                 let mount = non_blank(&self.mount, "mount", DEFAULT_MOUNT)?;
@@ -517,9 +540,13 @@ impl ClientOptions {
             "env" => {
                 Ok(KeySource::Env { var: non_blank(&self.key_env, "key_env", DEFAULT_KEY_ENV)? })
             }
+            "static" => match &self.api_key {
+                Some(key) if !key.is_blank() => Ok(KeySource::Static { key: key.clone() }),
+                _ => Err(Error::config("api_key", "required by key_source=static")),
+            },
             other => Err(Error::config(
                 "key_source (HOLYSHEEP_KEY_SOURCE)",
-                format!("\"{other}\" is not one of kv, file, env"),
+                format!("\"{other}\" is not one of kv, file, env, static"),
             )),
         }
     }
@@ -604,7 +631,7 @@ impl ClientOptions {
             "token_file"
         } else if self.role.is_some() {
             "kubernetes"
-        } else if self.key_source.as_deref().is_some_and(|s| s != "kv") {
+        } else if self.key_source_name() != "kv" {
             "none"
         } else {
             // Fall through to `token` so the error names VAULT_TOKEN, the most common fix.
@@ -829,6 +856,19 @@ fn normalise_secret_path(mount: &str, path: &str) -> Result<String> {
             ),
         ));
     }
+    // The handwritten integrations this library replaces pass `secret/data/holysheep/api_key`:
+    // the API path of another mount. Reading it under `mount` would ask for the wrong secret.
+    if let Some((other_mount, rest)) = stripped.split_once("/data/")
+        && !other_mount.contains('/')
+    {
+        return Err(Error::config(
+            "secret_path (HOLYSHEEP_SECRET_PATH)",
+            format!(
+                "\"{path}\" looks like the KV v2 API path of mount \"{other_mount}\"; use \
+                 mount \"{other_mount}\" with path \"{rest}\", or just the path inside \"{mount}\""
+            ),
+        ));
+    }
     if stripped != path {
         return Err(Error::config(
             "secret_path (HOLYSHEEP_SECRET_PATH)",
@@ -969,6 +1009,43 @@ mod tests {
         assert_eq!(call.total_timeout, Some(Duration::from_millis(20)));
         let err = RequestOptions::from_json(serde_json::json!({"timeoutMs": "soon"})).unwrap_err();
         assert!(err.to_string().contains("timeoutMs"), "{err}");
+    }
+
+    #[test]
+    fn the_articles_kv_path_is_rejected_with_the_fix() {
+        let opts = |path: &str| ClientOptions {
+            vault_addr: Some("http://v:8200".into()),
+            vault_token: Some("t".into()),
+            secret_path: Some(path.into()),
+            ..Default::default()
+        };
+        let err = opts("secret/data/holysheep/api_key").resolve().unwrap_err();
+        assert!(
+            err.to_string().contains("mount \"secret\" with path \"holysheep/api_key\""),
+            "{err}"
+        );
+        assert!(opts("team/apps/data/api_key").resolve().is_ok());
+    }
+
+    #[test]
+    fn a_static_key_needs_no_vault_and_is_never_printed() {
+        let cfg = ClientOptions {
+            api_key: Some("sk-canary-static-0123456789".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert!(matches!(cfg.key, KeySource::Static { .. }));
+        assert_eq!(cfg.vault.auth.method(), "none");
+        assert!(!format!("{cfg:?}").contains("canary"));
+        let err = ClientOptions {
+            api_key: Some("sk-x".into()),
+            key_source: Some("kv".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().contains("api_key"), "{err}");
     }
 
     #[test]

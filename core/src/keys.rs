@@ -85,6 +85,7 @@ enum Source {
     Kv { session: Arc<Session>, mount: String, path: String, field: String, version: Option<u64> },
     File { path: PathBuf },
     Env { var: String },
+    Static { key: Secret },
 }
 
 struct Entry {
@@ -173,6 +174,7 @@ impl KeyProvider {
             }
             KeySource::File { path } => Source::File { path: path.clone() },
             KeySource::Env { var } => Source::Env { var: var.clone() },
+            KeySource::Static { key } => Source::Static { key: key.clone() },
         };
         Ok(Arc::new_cyclic(|me| KeyProvider {
             me: me.clone(),
@@ -529,6 +531,7 @@ impl KeyProvider {
                 tracing::debug!(source = "file", path = %path.display(), reason, "api key read");
                 Ok((secret, None))
             }
+            Source::Static { key } => Ok((key.clone(), None)),
             Source::Env { var } => {
                 let value = std::env::var(var).unwrap_or_default();
                 let secret = Secret::new(value.trim().to_owned());

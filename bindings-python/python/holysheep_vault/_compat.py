@@ -18,8 +18,6 @@ token renewal, retries with backoff and typed errors. A 401 is an ``Authenticati
 
 from __future__ import annotations
 
-import os
-
 from ._client import Client
 
 # `typing` only for the type checker (see _errors.py).
@@ -121,29 +119,12 @@ class HolySheepAIClient:
         if not isinstance(api_key, str):
             raise TypeError(f"argument 'api_key': expected str, not {type(api_key).__name__!r}")
         options = {"base_url": base_url or self.BASE_URL, **options}
-        self._env_name: Optional[str] = None
         if isinstance(api_key, VaultKey):
             self._client = Client.from_env(**{**api_key._options, **options})
         else:
-            options.update(self._static_key(api_key))
-            try:
-                self._client = Client(**options)
-            except BaseException:
-                self._forget_static_key()
-                raise
-
-    def _static_key(self, api_key: str) -> Dict[str, Any]:
-        # TEMPORARY, until the core has a static key source (requested): the key reaches the
-        # core through a variable of this process's environment, read with key_source="env",
-        # and removed again by close(). It is inherited by subprocesses started meanwhile.
-        self._env_name = f"HOLYSHEEP_PY_STATIC_KEY_{os.getpid()}_{id(self):x}"
-        os.environ[self._env_name] = api_key
-        return {"key_source": "env", "key_env": self._env_name}
-
-    def _forget_static_key(self) -> None:
-        if self._env_name is not None:
-            os.environ.pop(self._env_name, None)
-            self._env_name = None
+            # The core holds the key in its zeroizing secret type; nothing is cached or
+            # refreshed, and a 401 is final, as with the hand-written class.
+            self._client = Client(api_key=api_key, **options)
 
     def chat_completions(
         self,
@@ -164,19 +145,12 @@ class HolySheepAIClient:
 
     def close(self) -> None:
         self._client.close()
-        self._forget_static_key()
 
     def __enter__(self) -> HolySheepAIClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        try:
-            self._forget_static_key()
-        except Exception:  # interpreter shutdown: os may be gone already
-            pass
 
     def __repr__(self) -> str:
         return f"<HolySheepAIClient base_url={self._client.base_url!r}>"

@@ -38,8 +38,9 @@ fn control() -> &'static reqwest::Client {
     HTTP.get_or_init(|| reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap())
 }
 
+/// One shared directory; files carry the process id and are removed with their scope.
 fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("holysheep-api-tests-{}", std::process::id()));
+    let dir = std::env::temp_dir().join("holysheep-api-tests");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -51,8 +52,9 @@ pub fn provider_ready() -> bool {
         if std::env::var("HOLYSHEEP_API_TESTS_DIRECT").is_ok_and(|v| v == "1") {
             return false;
         }
-        let path = temp_dir().join("probe.key");
+        let path = temp_dir().join(format!("probe-{}.key", std::process::id()));
         std::fs::write(&path, "sk-probe-0123456789").unwrap();
+        let cleanup = path.clone();
         let probe = std::thread::spawn(move || {
             let options = ClientOptions {
                 key_source: Some("file".into()),
@@ -63,6 +65,7 @@ pub fn provider_ready() -> bool {
             rt.block_on(async { Client::from_options(options).ok()?.api_key().await.ok() })
         });
         let ready = matches!(probe.join(), Ok(Some(key)) if key.expose() == "sk-probe-0123456789");
+        let _ = std::fs::remove_file(cleanup);
         if !ready {
             eprintln!("note: the key provider is not ready; api tests use ApiClient directly");
         }
@@ -143,6 +146,12 @@ impl Scope {
             };
             TestClient::Direct(ApiClient::new(config.api).expect("api client"), key)
         }
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.key_file);
     }
 }
 
