@@ -33,4 +33,17 @@ echo
 echo "=== Rust ==="
 cargo run -q -p holysheep-vault --example demo
 
-# >>> Python, Node and wasm legs are added here as their packages land.
+echo
+echo "=== Python ==="
+bash bindings-python/scripts/build.sh 2>/dev/null || bash bindings-python/scripts/build.sh
+.venv/bin/python examples/demo.py
+
+echo
+echo "=== Node ==="
+bash bindings-node/scripts/build.sh
+node examples/demo.mjs
+
+echo
+echo "=== wasm (inside workerd) ==="
+bash bindings-wasm/scripts/build.sh
+node bindings-wasm/examples/demo.mjs
