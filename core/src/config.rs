@@ -112,6 +112,9 @@ pub struct VaultConfig {
     pub skip_verify: bool,
     /// Timeout of each Vault request.
     pub request_timeout: Duration,
+    /// Which Vault client speaks to Vault: `vaultrs` (native default) or the crate's own small
+    /// `reqwest` client (`http`, the only one in the wasm build).
+    pub backend: crate::vault::VaultBackend,
     pub auth: AuthConfig,
 }
 
@@ -288,6 +291,9 @@ pub struct ClientOptions {
     pub vault_skip_verify: Option<bool>,
     #[serde(alias = "vaultTimeout")]
     pub vault_timeout: Option<DurationValue>,
+    /// `vaultrs` or `http`; see [`VaultConfig::backend`].
+    #[serde(alias = "vaultBackend")]
+    pub vault_backend: Option<String>,
 
     /// `token`, `token_file`, `approle`, `kubernetes`, `jwt` or `none`; detected when unset.
     #[serde(alias = "authMethod")]
@@ -362,6 +368,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("vault_client_key", "VAULT_CLIENT_KEY"),
     ("vault_skip_verify", "VAULT_SKIP_VERIFY"),
     ("vault_timeout", "HOLYSHEEP_VAULT_TIMEOUT"),
+    ("vault_backend", "HOLYSHEEP_VAULT_BACKEND"),
     ("auth_method", "HOLYSHEEP_AUTH_METHOD"),
     ("auth_mount", "HOLYSHEEP_AUTH_MOUNT"),
     ("role", "HOLYSHEEP_ROLE"),
@@ -430,6 +437,7 @@ impl ClientOptions {
             vault_client_key,
             vault_skip_verify,
             vault_timeout,
+            vault_backend,
             auth_method,
             auth_mount,
             role,
@@ -488,6 +496,7 @@ impl ClientOptions {
             client_key: self.vault_client_key.clone(),
             skip_verify: self.vault_skip_verify.unwrap_or(false),
             request_timeout: dur(&self.vault_timeout, "vault_timeout", Duration::from_secs(10))?,
+            backend: self.vault_backend()?,
             auth,
         };
 
@@ -502,6 +511,22 @@ impl ClientOptions {
         };
 
         Ok(Config { vault, key, cache, api: self.api()? })
+    }
+
+    fn vault_backend(&self) -> Result<crate::vault::VaultBackend> {
+        use crate::vault::VaultBackend;
+        match self.vault_backend.as_deref().map(str::trim) {
+            None | Some("") => Ok(VaultBackend::default()),
+            Some("http") => Ok(VaultBackend::Http),
+            Some("vaultrs") if cfg!(not(target_arch = "wasm32")) => Ok(VaultBackend::Vaultrs),
+            Some("vaultrs") => {
+                Err(Error::config("vault_backend", "vaultrs is not available in the wasm build"))
+            }
+            Some(other) => Err(Error::config(
+                "vault_backend (HOLYSHEEP_VAULT_BACKEND)",
+                format!("\"{other}\" is not one of vaultrs, http"),
+            )),
+        }
     }
 
     /// `key_source` as given, or `static` when only `api_key` is, or `kv`.

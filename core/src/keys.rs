@@ -148,7 +148,8 @@ enum Lookup {
 impl KeyProvider {
     /// Builds the provider. Does no I/O: the first [`KeyProvider::get`] logs in and reads.
     pub fn new(config: &Config) -> Result<Arc<Self>> {
-        Self::with_options(config, ProviderOptions::default())
+        let options = ProviderOptions { backend: config.vault.backend, ..Default::default() };
+        Self::with_options(config, options)
     }
 
     /// [`KeyProvider::new`] with a chosen Vault backend and background mode.
