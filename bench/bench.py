@@ -12,7 +12,9 @@ same run (the machine is shared: absolute figures are noisy, ratios much less so
 Knobs (environment): BENCH_ROUNDS (rounds of the concurrency-64 runs, best kept; default 2),
 BENCH_SECONDS (cap of a measured load window, default 4), BENCH_CALLS (calls per
 concurrency-64 run, default 10000), BENCH_IMPORTS (fresh processes per import-time figure,
-default 10), BENCH_ONLY (comma list of client names to run, for debugging).
+default 10), BENCH_ONLY (comma list of client names to run), BENCH_PHASES (comma list of
+imports, seq, conc, refresh; all by default). The last two are for debugging: a partial run
+still writes RESULTS.md.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 CALLS = int(os.environ.get("BENCH_CALLS", "10000"))
 IMPORTS = int(os.environ.get("BENCH_IMPORTS", "10"))
 ONLY = {c for c in os.environ.get("BENCH_ONLY", "").split(",") if c}
+PHASES = set(os.environ.get("BENCH_PHASES", "imports,seq,conc,refresh").split(","))
 CONCURRENCY = 64
 REFRESH_TTL_S = 2.0
-REFRESH_SECONDS = 6.5
+REFRESH_SECONDS = 10.0
 REFRESH_PAD_S = 0.05
 MODEL = "deepseek-v3.2"
+STREAM_CALLS = 150
 
 # name -> (language, label)
 PY_CLIENTS = {
@@ -354,20 +358,20 @@ def main():
         clients = [("py", c) for c in PY_CLIENTS] + [("node", c) for c in NODE_CLIENTS]
         clients = [(lang, c) for lang, c in clients if want(f"{lang}:{c}")]
 
-        log("import / require times")
-        imports = b.import_times()
+        imports, seq, conc, refresh = {}, {}, {}, {}
+        if "imports" in PHASES:
+            log("import / require times")
+            imports = b.import_times()
 
         log("concurrency 1 + streaming")
-        seq = {}
-        for lang, c in clients:
+        for lang, c in clients if "seq" in PHASES else []:
             seq[f"{lang}:{c}"] = b.run_worker(
                 lang, c, "seq", warmup_calls=100, max_calls=3000, max_seconds=2.5,
-                stream_calls=150, stream_warmup=10, stream_max_seconds=2.5,
+                stream_calls=STREAM_CALLS, stream_warmup=10, stream_max_seconds=3,
             )
 
         log(f"concurrency {CONCURRENCY}: {ROUNDS} round(s), best calls/s kept")
-        conc = {}
-        for r in range(ROUNDS):
+        for r in range(ROUNDS if "conc" in PHASES else 0):
             for lang, c in clients:
                 res = b.run_worker(
                     lang, c, "conc", concurrency=CONCURRENCY, warmup_calls=500,
@@ -379,10 +383,9 @@ def main():
                 conc.setdefault(key, []).append(res)
 
         log(f"key refresh under load (key_ttl {REFRESH_TTL_S:g}s)")
-        refresh = {}
         for lang, c in clients:
             key = f"{lang}:{c}"
-            if key not in OURS:
+            if key not in OURS or "refresh" not in PHASES:
                 continue
             refresh[key] = b.run_worker(
                 lang, c, "refresh", concurrency=CONCURRENCY, warmup_calls=200,
@@ -426,13 +429,23 @@ def best_conc(runs):
     return max(runs, key=lambda r: r["summary"]["rate"])
 
 
+def overlapping(spans, windows):
+    """Latencies of the spans that overlap any window, and of the others."""
+    inside, outside = [], []
+    for s, e in spans:
+        (inside if any(s <= z and e >= a for a, z in windows) else outside).append(e - s)
+    return inside, outside
+
+
 def refresh_analysis(res):
     """Calls in flight while the key is re-read (and around the old key's expiry), against the
-    calls outside those windows in the same run."""
+    calls outside those windows in the same run, and against control windows of the same
+    widths placed half-way between refreshes (what p99 does in any such slice of the run)."""
     spans = res["spans"]
     if not spans:
         return None
     first = min(s for s, _ in spans)
+    last = max(e for _, e in spans)
     reads = [e for e in res["vault_events"] if e["kind"] == "kv_read"]
     # The first read happens at start-up, before the measured calls.
     refreshes = [e for e in reads if e["t0"] >= first]
@@ -442,11 +455,14 @@ def refresh_analysis(res):
     for e in reads:  # the instant the key read by `e` expires, had it not been refreshed
         exp = e["t1"] + REFRESH_TTL_S
         windows.append((exp - REFRESH_PAD_S, exp + REFRESH_PAD_S))
-    last = max(e for _, e in spans)
     windows = [(a, z) for a, z in windows if z >= first and a <= last]
-    inside, outside = [], []
-    for s, e in spans:
-        (inside if any(s <= z and e >= a for a, z in windows) else outside).append(e - s)
+    # Control: the same windows shifted by half the refresh period.
+    period = REFRESH_TTL_S * 0.8
+    control = [(a + period / 2, z + period / 2) for a, z in windows]
+    control = [(a, z) for a, z in control if z <= last and not any(
+        a <= wz and z >= wa for wa, wz in windows)]
+    inside, outside = overlapping(spans, windows)
+    ctrl_in, _ = overlapping(spans, control)
     return {
         "reads_during": len(refreshes),
         "reads_total": len(reads),
@@ -455,7 +471,9 @@ def refresh_analysis(res):
         "inside_p99": pct(inside, 99),
         "inside_max": max(inside) if inside else float("nan"),
         "outside_p99": pct(outside, 99),
-        "read_ms": [round((e["t1"] - e["t0"]) * 1000, 2) for e in refreshes],
+        "control_n": len(ctrl_in),
+        "control_p99": pct(ctrl_in, 99),
+        "read_ms": [round((e["t1"] - e["t0"]) * 1000, 1) for e in refreshes],
         "stats_reads": ((res.get("stats") or {}).get("vault") or {}).get("vault_reads"),
     }
 
@@ -469,8 +487,10 @@ def metrics(key, seq, conc, imports):
     if s:
         sm = spans_summary(s["spans"])
         out.update(rate1=sm["rate"], p50_1=sm["p50"], p99_1=sm["p99"])
-        out.update(ttfc=pct(s["ttfc_s"], 50), ttfc99=pct(s["ttfc_s"], 99),
-                   stream_total=pct(s["stream_total_s"], 50), chunks=s.get("stream_chunks"))
+        out.update(ttfc=pct(s["ttfc_s"], 50), ttfc90=pct(s["ttfc_s"], 90),
+                   stream_reply=pct(s["stream_reply_s"], 50),
+                   stream_total=pct(s["stream_total_s"], 50), chunks=s.get("stream_chunks"),
+                   streams=len(s["ttfc_s"]))
     if runs:
         bc = best_conc(runs)
         out.update(rate64=bc["summary"]["rate"], p50_64=bc["summary"]["p50"],
@@ -484,8 +504,9 @@ def metrics(key, seq, conc, imports):
             kv_reads=r0["vault"]["kv_read"],
             vault_total=r0["vault"]["total"],
             vault_detail=r0["vault"],
-            reads_per_10k=r0["vault"]["kv_read"] / calls_made * 10000,
+            reads=(r0["vault"]["kv_read"], calls_made),
             rss_mb=max(r["maxrss_kb"] for r in runs) / 1024,
+            rss_at_mb=max((r.get("maxrss_at_kb") or 0) for r in runs) / 1024 or None,
             stats_reads=((r0.get("stats") or {}).get("vault") or {}).get("vault_reads"),
         )
     imp_key = {
@@ -505,13 +526,15 @@ ROWS = [
     (f"calls/s, concurrency {CONCURRENCY}", "rate64", num, True),
     (f"p50 latency, c={CONCURRENCY} (ms)", "p50_64", ms, False),
     (f"p99 latency, c={CONCURRENCY} (ms)", "p99_64", ms, False),
-    ("time to first chunk, p50 (ms)", "ttfc", ms, False),
-    ("time to first chunk, p99 (ms)", "ttfc99", ms, False),
-    ("whole stream, p50 (ms)", "stream_total", ms, False),
-    ("Vault KV reads per 10,000 calls", "reads_per_10k", lambda x: num(x, "{:.2f}"), False),
-    ("Vault requests in the c=64 process", "vault_total", num, False),
+    ("streaming: time to first chunk, p50 (ms)", "ttfc", ms, False),
+    ("streaming: time to first chunk, p90 (ms)", "ttfc90", ms, False),
+    ("streaming: time to the finish_reason chunk, p50 (ms)", "stream_reply", ms, False),
+    ("streaming: time to the end of the stream, p50 (ms) ¹", "stream_total", ms, False),
+    ("Vault KV reads (in N calls, one process, one TTL)", "reads", None, False),
+    ("Vault requests of that process (login included)", "vault_total", num, False),
     ("import / require (ms)", "import", ms, False),
-    ("peak RSS of the c=64 process (MiB)", "rss_mb", lambda x: num(x, "{:.1f}"), False),
+    ("peak RSS after 2,000 calls at c=64 (MiB)", "rss_at_mb", lambda x: num(x, "{:.1f}"), False),
+    ("peak RSS at the end of the c=64 run (MiB)", "rss_mb", lambda x: num(x, "{:.1f}"), False),
 ]
 
 
@@ -527,9 +550,18 @@ def table(title, ours_key, ours_label, bases, m):
     for label, k, fmt, hb in ROWS:
         if k not in mo and all(k not in m[b] for b, _ in bases):
             continue
+        if k == "reads":  # (reads, calls): shown raw, the ratio is of the read counts
+            def fmt(x):
+                return "-" if not x else f"{x[0]} in {x[1]:,}"
+
+            def val(x):
+                return x[0] if x else None
+        else:
+            def val(x):
+                return x
         row = f"| {label} | {fmt(mo.get(k))} |"
         for b, _ in bases:
-            row += f" {fmt(m[b].get(k))} | {ratio(mo.get(k), m[b].get(k), hb)} |"
+            row += f" {fmt(m[b].get(k))} | {ratio(val(mo.get(k)), val(m[b].get(k)), hb)} |"
         lines.append(row)
     return "\n".join(lines)
 
@@ -554,9 +586,11 @@ def build_report(machine, vers, imports, seq, conc, refresh, wasm, total_s):
     w(f"- **Workload**: `POST /v1/chat/completions`, model `{MODEL}`, one short user message, "
       f"`temperature: 0.7`; concurrency 1: up to 3,000 calls / 2.5 s after 100 warm-up calls; "
       f"concurrency {CONCURRENCY}: {CALLS:,} calls (capped at {SECONDS:g} s) after 500 warm-up "
-      f"calls, best of {ROUNDS} round(s) interleaved across clients; streaming: 150 sequential "
-      f"streams (capped at 2.5 s) of 8 events, 2 ms apart. Each client in its own process, AppRole "
-      f"login and one KV read at start-up. Vault traffic counted by a proxy in front of Vault.\n")
+      f"calls, best of {ROUNDS} round(s) interleaved across clients; streaming: up to "
+      f"{STREAM_CALLS} sequential streams (capped at 3 s; the reply is a role chunk, 4 content "
+      f"chunks and a finish_reason chunk, 2 ms apart on the server's timer). Each client in its "
+      f"own process, AppRole login and one KV read at start-up. Vault traffic counted by a proxy "
+      f"in front of Vault.\n")
 
     # ---- targets
     def r(a, b, k="rate64"):
@@ -605,8 +639,9 @@ def build_report(machine, vers, imports, seq, conc, refresh, wasm, total_s):
         steady = a["outside_p99"]
         rr = a["inside_p99"] / steady if steady else None
         detail = (f"p99 {ms(a['inside_p99'])} ms in flight during {a['reads_during']} refresh(es) "
-                  f"({a['inside_n']:,} calls) vs {ms(steady)} ms outside them in the same run; "
-                  f"c=64 run p99 {ms(m[k].get('p99_64'))} ms")
+                  f"({a['inside_n']:,} calls) vs {ms(steady)} ms outside them in the same run "
+                  f"(control windows: {ms(a['control_p99'])} ms; c=64 run: "
+                  f"{ms(m.get(k, {}).get('p99_64'))} ms)")
         if a["reads_during"] == 0:
             targets.append((f"p99 during a key refresh ≤ 1.2× steady p99 ({k})", "-",
                             "**MISSED** (no refresh seen)", detail))
@@ -648,15 +683,18 @@ def build_report(machine, vers, imports, seq, conc, refresh, wasm, total_s):
       f"or the instant the previous key would have expired, each ±{REFRESH_PAD_S * 1000:.0f} ms, "
       "against the other calls of the same run. The baselines have no TTL: they read the key "
       "once per process and again only after a 401, so they have no refresh to compare.\n")
-    w("| client | KV reads (during run / total) | stats() vault_reads | calls | calls in refresh windows | p99 there (ms) | max there (ms) | p99 elsewhere (ms) | ratio | read time (ms) |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    w("| client | KV reads (during run / total) | stats() vault_reads | calls | calls in refresh windows | p99 there (ms) | max there (ms) | p99 elsewhere (ms) | ratio | control windows: calls, p99 (ms), ratio | read time (ms) |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for k, a in ref.items():
         if not a:
             continue
-        rr = a["inside_p99"] / a["outside_p99"] if a["outside_p99"] else float("nan")
+        out_p99 = a["outside_p99"]
+        rr = a["inside_p99"] / out_p99 if out_p99 else float("nan")
+        rc = a["control_p99"] / out_p99 if out_p99 else float("nan")
         w(f"| {k} | {a['reads_during']} / {a['reads_total']} | {a['stats_reads']} | "
           f"{a['calls']:,} | {a['inside_n']:,} | {ms(a['inside_p99'])} | {ms(a['inside_max'])} | "
-          f"{ms(a['outside_p99'])} | {rr:.2f}× | {', '.join(map(str, a['read_ms']))} |")
+          f"{ms(out_p99)} | {rr:.2f}× | {a['control_n']:,}, {ms(a['control_p99'])}, {rc:.2f}× | "
+          f"{', '.join(map(str, a['read_ms']))} |")
     w("")
 
     # ---- wasm
@@ -694,8 +732,8 @@ def build_report(machine, vers, imports, seq, conc, refresh, wasm, total_s):
               f"{num(c.get('client_cpu_s', float('nan')) / wall, '{:.2f}')} | "
               f"{num((c.get('machine_busy') or float('nan')) * 100, '{:.0f}')} % |")
     w("")
-    w(f"The test server never used more than {max_server:.2f} of its 2 threads' cores; the "
-      "client process is what saturates (its CPU column), so the server is not the bottleneck.\n")
+    w(f"The test server used at most {max_server:.2f} cores (of the 2 its threads could use) in "
+      "any run; see the client CPU and machine columns for where the time went.\n")
     notes = os.path.join(HERE, "NOTES.md")
     if os.path.exists(notes):
         w(open(notes).read())

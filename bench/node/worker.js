@@ -12,13 +12,10 @@
 // Concurrency is in-flight promises on the one event loop, as a Node service has it.
 
 const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
 
 const MESSAGES = [{ role: 'user', content: 'benchmark' }]
-const STREAM_MESSAGES = [
-  { role: 'user', content: 'one two three four five six seven eight nine ten eleven twelve' },
-]
+const STREAM_MESSAGES = [{ role: 'user', content: 'one two three four' }]
+const RSS_AT_CALLS = 2000 // peak RSS is also sampled when this many calls have completed
 
 // process.hrtime is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime), the clock Python's
 // time.monotonic() reads: the Vault proxy's stamps and these are comparable.
@@ -157,6 +154,8 @@ async function load(call, concurrency, warmup, maxCalls, maxSeconds) {
   const total = warmup + maxCalls
   let next = 0
   let deadline = null
+  let done = 0
+  let rssAt = null
   const spans = []
   const errors = []
   async function worker() {
@@ -172,6 +171,7 @@ async function load(call, concurrency, warmup, maxCalls, maxSeconds) {
         continue
       }
       const t1 = now()
+      if (++done === RSS_AT_CALLS) rssAt = process.resourceUsage().maxRSS
       if (i >= warmup) {
         if (deadline === null) deadline = t0 + maxSeconds
         spans.push([t0, t1])
@@ -179,11 +179,12 @@ async function load(call, concurrency, warmup, maxCalls, maxSeconds) {
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-  return { spans, errors }
+  return { spans, errors, rssAt }
 }
 
 async function streams(streamFn, n, warmup, maxSeconds) {
   const ttfc = []
+  const reply = []
   const total = []
   const errors = []
   let chunks = 0
@@ -192,10 +193,12 @@ async function streams(streamFn, n, warmup, maxSeconds) {
     if (deadline !== null && now() > deadline) break
     const t0 = now()
     let first = null
+    let finished = null
     let count = 0
     try {
-      for await (const _chunk of streamFn()) {
+      for await (const chunk of streamFn()) {
         if (first === null) first = now()
+        if (finished === null && chunk.choices?.[0]?.finish_reason) finished = now()
         count++
       }
     } catch (err) {
@@ -206,11 +209,12 @@ async function streams(streamFn, n, warmup, maxSeconds) {
     if (i >= warmup) {
       if (deadline === null) deadline = t0 + maxSeconds
       ttfc.push(first - t0)
+      reply.push(finished - t0)
       total.push(t1 - t0)
       chunks = count
     }
   }
-  return { ttfc, total, errors, chunks }
+  return { ttfc, reply, total, errors, chunks }
 }
 
 async function main() {
@@ -249,13 +253,14 @@ async function main() {
       spans,
       errors,
       ttfc_s: s.ttfc,
+      stream_reply_s: s.reply,
       stream_total_s: s.total,
       stream_errors: s.errors,
       stream_chunks: s.chunks,
     })
   } else {
     cpu.start()
-    const { spans, errors } = await load(
+    const { spans, errors, rssAt } = await load(
       client.call,
       cfg.concurrency,
       cfg.warmup_calls,
@@ -263,7 +268,7 @@ async function main() {
       cfg.max_seconds,
     )
     result.cpu = cpu.stop()
-    Object.assign(result, { spans, errors })
+    Object.assign(result, { spans, errors, maxrss_at_kb: rssAt, rss_at_calls: RSS_AT_CALLS })
   }
   result.maxrss_kb = process.resourceUsage().maxRSS
   if (client.stats) result.stats = client.stats()

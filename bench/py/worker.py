@@ -36,9 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 MESSAGES = [{"role": "user", "content": "benchmark"}]
-STREAM_MESSAGES = [
-    {"role": "user", "content": "one two three four five six seven eight nine ten eleven twelve"}
-]
+STREAM_MESSAGES = [{"role": "user", "content": "one two three four"}]
+RSS_AT_CALLS = 2000  # peak RSS is also sampled when this many calls have completed
 
 
 def proc_cpu(pid):
@@ -214,6 +213,19 @@ CLIENTS = {
 }
 
 
+def finish_reason(chunk):
+    """The first choice's finish_reason of a chunk (dict, our AttrDict, or the SDK's model)."""
+    choices = chunk["choices"] if isinstance(chunk, dict) else chunk.choices
+    if not choices:
+        return None
+    first = choices[0]
+    return first["finish_reason"] if isinstance(first, dict) else first.finish_reason
+
+
+def maxrss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def check_reply(reply):
     # Every client returns the parsed body (a dict or the SDK's model): make sure it is a reply.
     choices = reply["choices"] if isinstance(reply, dict) else reply.choices
@@ -233,7 +245,8 @@ def run_sync_load(call, concurrency, warmup, max_calls, max_seconds):
     counter = itertools.count()
     spans, errors = [], []
     started = threading.Event()
-    state = {"deadline": None}
+    state = {"deadline": None, "rss_at": None}
+    done = itertools.count(1)
 
     def worker():
         started.wait()
@@ -250,6 +263,8 @@ def run_sync_load(call, concurrency, warmup, max_calls, max_seconds):
                 errors.append(repr(e)[:200])
                 continue
             t1 = time.monotonic()
+            if next(done) == RSS_AT_CALLS:
+                state["rss_at"] = maxrss_kb()
             if i >= warmup:
                 if state["deadline"] is None:
                     state["deadline"] = t0 + max_seconds
@@ -261,14 +276,15 @@ def run_sync_load(call, concurrency, warmup, max_calls, max_seconds):
     started.set()
     for t in threads:
         t.join()
-    return spans, errors
+    return spans, errors, state["rss_at"]
 
 
 async def run_async_load(acall, concurrency, warmup, max_calls, max_seconds):
     total = warmup + max_calls
     counter = itertools.count()
     spans, errors = [], []
-    state = {"deadline": None}
+    state = {"deadline": None, "rss_at": None}
+    done = itertools.count(1)
 
     async def worker():
         while True:
@@ -284,28 +300,32 @@ async def run_async_load(acall, concurrency, warmup, max_calls, max_seconds):
                 errors.append(repr(e)[:200])
                 continue
             t1 = time.monotonic()
+            if next(done) == RSS_AT_CALLS:
+                state["rss_at"] = maxrss_kb()
             if i >= warmup:
                 if state["deadline"] is None:
                     state["deadline"] = t0 + max_seconds
                 spans.append((t0, t1))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return spans, errors
+    return spans, errors, state["rss_at"]
 
 
 def stream_sync(stream_fn, n, warmup, max_seconds):
-    ttfc, total, errors, chunks = [], [], [], 0
+    ttfc, reply, total, errors, chunks = [], [], [], [], 0
     deadline = None
     for i in range(warmup + n):
         if deadline is not None and time.monotonic() > deadline:
             break
         t0 = time.monotonic()
-        first = None
+        first = finished = None
         count = 0
         try:
-            for _chunk in stream_fn():
+            for chunk in stream_fn():
                 if first is None:
                     first = time.monotonic()
+                if finished is None and finish_reason(chunk):
+                    finished = time.monotonic()
                 count += 1
         except Exception as e:  # noqa: BLE001
             errors.append(repr(e)[:200])
@@ -315,24 +335,27 @@ def stream_sync(stream_fn, n, warmup, max_seconds):
             if deadline is None:
                 deadline = t0 + max_seconds
             ttfc.append(first - t0)
+            reply.append(finished - t0)
             total.append(t1 - t0)
             chunks = count
-    return ttfc, total, errors, chunks
+    return ttfc, reply, total, errors, chunks
 
 
 async def stream_async(astream_fn, n, warmup, max_seconds):
-    ttfc, total, errors, chunks = [], [], [], 0
+    ttfc, reply, total, errors, chunks = [], [], [], [], 0
     deadline = None
     for i in range(warmup + n):
         if deadline is not None and time.monotonic() > deadline:
             break
         t0 = time.monotonic()
-        first = None
+        first = finished = None
         count = 0
         try:
-            async for _chunk in astream_fn():
+            async for chunk in astream_fn():
                 if first is None:
                     first = time.monotonic()
+                if finished is None and finish_reason(chunk):
+                    finished = time.monotonic()
                 count += 1
         except Exception as e:  # noqa: BLE001
             errors.append(repr(e)[:200])
@@ -342,9 +365,10 @@ async def stream_async(astream_fn, n, warmup, max_seconds):
             if deadline is None:
                 deadline = t0 + max_seconds
             ttfc.append(first - t0)
+            reply.append(finished - t0)
             total.append(t1 - t0)
             chunks = count
-    return ttfc, total, errors, chunks
+    return ttfc, reply, total, errors, chunks
 
 
 def main():
@@ -370,7 +394,7 @@ def main():
             async def seq():
                 await client.start()
                 cpu.start()
-                spans, errs = await run_async_load(client.acall, *conc_args)
+                spans, errs, _ = await run_async_load(client.acall, *conc_args)
                 result["cpu"] = cpu.stop()
                 stream_client = cls(cfg, cfg["stream_base_url"])
                 await stream_client.start()
@@ -385,7 +409,7 @@ def main():
             spans, errs, s = asyncio.run(seq())
         else:
             cpu.start()
-            spans, errs = run_sync_load(client.call, *conc_args)
+            spans, errs, _ = run_sync_load(client.call, *conc_args)
             result["cpu"] = cpu.stop()
             stream_client = cls(cfg, cfg["stream_base_url"])
             s = stream_sync(
@@ -395,7 +419,8 @@ def main():
                 cfg["stream_max_seconds"],
             )
         result.update(spans=spans, errors=errs)
-        result.update(ttfc_s=s[0], stream_total_s=s[1], stream_errors=s[2], stream_chunks=s[3])
+        result.update(ttfc_s=s[0], stream_reply_s=s[1], stream_total_s=s[2], stream_errors=s[3],
+                      stream_chunks=s[4])
     else:
         args = (cfg["concurrency"], cfg["warmup_calls"], cfg["max_calls"], cfg["max_seconds"])
         if is_async:
@@ -407,13 +432,13 @@ def main():
                 result["cpu"] = cpu.stop()
                 return out
 
-            spans, errs = asyncio.run(conc())
+            spans, errs, rss_at = asyncio.run(conc())
         else:
             cpu.start()
-            spans, errs = run_sync_load(client.call, *args)
+            spans, errs, rss_at = run_sync_load(client.call, *args)
             result["cpu"] = cpu.stop()
-        result.update(spans=spans, errors=errs)
-    result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result.update(spans=spans, errors=errs, maxrss_at_kb=rss_at, rss_at_calls=RSS_AT_CALLS)
+    result["maxrss_kb"] = maxrss_kb()
     if hasattr(client, "stats"):
         result["stats"] = client.stats()
     with open(out_path, "w") as f:

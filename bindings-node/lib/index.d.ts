@@ -13,6 +13,8 @@ export interface ClientOptions {
   vaultSkipVerify?: boolean
   vaultTimeout?: Duration
   vaultTimeoutMs?: number
+  /** `vaultrs` (default) or `http`: which Vault client the core uses. */
+  vaultBackend?: 'vaultrs' | 'http'
   /** `token`, `token_file`, `approle`, `kubernetes`, `jwt` or `none`; detected when unset. */
   authMethod?: string
   authMount?: string
@@ -22,7 +24,7 @@ export interface ClientOptions {
   secretIdFile?: string
   jwtPath?: string
   tokenFile?: string
-  /** `kv` (default), `file` or `env`. */
+  /** `kv` (default), `file`, `env`, or `static` (implied by `apiKey`). */
   keySource?: string
   mount?: string
   secretPath?: string
@@ -30,6 +32,8 @@ export interface ClientOptions {
   secretVersion?: number
   keyFile?: string
   keyEnv?: string
+  /** A key given directly (`keySource: 'static'`): never refreshed, a 401 is final. */
+  apiKey?: string
   keyTtl?: Duration
   keyTtlMs?: number
   staleWindow?: Duration

@@ -35,13 +35,15 @@ export interface ClientOptions {
   role_id?: string; roleId?: string;
   secret_id?: string; secretId?: string;
 
-  /** `kv` (default) or `env`. */
+  /** `kv` (default), `env`, or `static` (implied by `api_key`). */
   key_source?: string; keySource?: string;
   mount?: string;
   secret_path?: string; secretPath?: string;
   field?: string;
   secret_version?: number; secretVersion?: number;
   key_env?: string; keyEnv?: string;
+  /** A key given directly: never refreshed, a 401 is final. */
+  api_key?: string; apiKey?: string;
   key_ttl?: Duration; keyTtl?: Duration; keyTtlMs?: number;
   stale_window?: Duration; staleWindow?: Duration; staleWindowMs?: number;
 
