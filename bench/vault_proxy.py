@@ -3,7 +3,9 @@ is counted the same way, from the outside: each request is forwarded to the real
 recorded with its kind (``kv_read``, ``login``, ``renew``, ``lookup``, ``other``) and its start
 and end on the monotonic clock (CLOCK_MONOTONIC, the clock the workers stamp their calls with).
 
-Used in-process by bench.py: ``proxy = VaultProxy(upstream); proxy.url; proxy.snapshot()``.
+Used in-process by bench.py: ``proxy = VaultProxy(upstream); proxy.url; proxy.since(mark)``.
+``proxy.kv_delay`` (seconds) holds every KV read back that long before forwarding it, to stand
+for a Vault that is not on the same host.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class VaultProxy:
         self.kv_mount = kv_mount
         self.lock = threading.Lock()
         self.events: list[dict] = []
+        self.kv_delay = 0.0
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -59,6 +62,9 @@ class VaultProxy:
 
             def _forward(self):
                 t0 = time.monotonic()
+                kind = classify(self.command, self.path, proxy.kv_mount)
+                if kind == "kv_read" and proxy.kv_delay > 0:
+                    time.sleep(proxy.kv_delay)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -85,7 +91,7 @@ class VaultProxy:
                 self.wfile.write(data)
                 t1 = time.monotonic()
                 event = {
-                    "kind": classify(self.command, self.path, proxy.kv_mount),
+                    "kind": kind,
                     "method": self.command,
                     "path": self.path.split("?", 1)[0],
                     "status": resp.status,

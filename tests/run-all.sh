@@ -12,10 +12,12 @@ cd "$ROOT"
 export HOLYSHEEP_RIG_ENV
 
 failed=()
+passed=0
 suite() {
     local name="$1"; shift
     echo "==> [$name] $*" >&2
     if "$@"; then
+        passed=$((passed + 1))
         echo "==> [$name] ok" >&2
     else
         echo "==> [$name] FAILED (exit $?)" >&2
@@ -24,6 +26,8 @@ suite() {
 }
 
 # --- Rust -------------------------------------------------------------------
+suite rust-format cargo fmt --all -- --check
+suite rust-lint cargo clippy --workspace --all-targets -- -D warnings
 suite rust cargo test --workspace
 
 # --- Python (bindings-python) -----------------------------------------------
@@ -49,6 +53,8 @@ if [[ " ${failed[*]-} " != *" wasm-build "* ]]; then
     suite wasm-deno bash bindings-wasm/scripts/test-deno.sh
 fi
 
+# The plain closing line: suites, each of which printed its own test counts above.
+echo "suites: $passed passed, ${#failed[@]} failed"
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "run-all: failed suites: ${failed[*]}" >&2
     exit 1

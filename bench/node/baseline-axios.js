@@ -10,7 +10,14 @@ const axios = require('axios')
 const nodeVault = require('node-vault')
 
 class HolySheepVaultClient {
-  constructor({ vaultAddr, roleId, secretId, mount = 'holysheep', secretPath = 'production/api_key', baseURL }) {
+  constructor({
+    vaultAddr,
+    roleId,
+    secretId,
+    mount = 'holysheep',
+    secretPath = 'production/api_key',
+    baseURL,
+  }) {
     this.vault = nodeVault({ endpoint: vaultAddr })
     this.roleId = roleId
     this.secretId = secretId
@@ -53,7 +60,10 @@ class HolySheepVaultClient {
 
   /** The chunks of a streamed reply (server-sent events). */
   async *chatStream(model, messages, options = {}) {
-    const res = await this.post({ model, messages, stream: true, ...options }, { responseType: 'stream' })
+    const res = await this.post(
+      { model, messages, stream: true, ...options },
+      { responseType: 'stream' },
+    )
     let buffer = ''
     for await (const data of res.data) {
       buffer += data.toString('utf8')

@@ -9,7 +9,13 @@
 const OpenAI = require('openai')
 const nodeVault = require('node-vault')
 
-async function readApiKey({ vaultAddr, roleId, secretId, mount = 'holysheep', secretPath = 'production/api_key' }) {
+async function readApiKey({
+  vaultAddr,
+  roleId,
+  secretId,
+  mount = 'holysheep',
+  secretPath = 'production/api_key',
+}) {
   const vault = nodeVault({ endpoint: vaultAddr })
   await vault.approleLogin({ role_id: roleId, secret_id: secretId })
   const secret = await vault.read(`${mount}/data/${secretPath}`)
@@ -23,7 +29,10 @@ class VaultOpenAI {
   }
 
   async initialize() {
-    this.client = new OpenAI({ apiKey: await readApiKey(this.options), baseURL: this.options.baseURL })
+    this.client = new OpenAI({
+      apiKey: await readApiKey(this.options),
+      baseURL: this.options.baseURL,
+    })
   }
 
   async chatCompletions(params) {

@@ -34,7 +34,12 @@ function procCpu(pid) {
 }
 
 function machineCpu() {
-  const values = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number)
+  const values = fs
+    .readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .split(/\s+/)
+    .slice(1)
+    .map(Number)
   const total = values.reduce((a, b) => a + b, 0)
   const idle = values[3] + values[4]
   return [total - idle, total]
@@ -84,8 +89,7 @@ function ours(cfg, baseUrl) {
   const client = new Client(options)
   return {
     start: () => client.connect(),
-    call: () =>
-      client.chatCompletions({ model: cfg.model, messages: MESSAGES, temperature: 0.7 }),
+    call: () => client.chatCompletions({ model: cfg.model, messages: MESSAGES, temperature: 0.7 }),
     stream: () =>
       client.chatCompletionsStream({
         model: cfg.model,
@@ -125,8 +129,7 @@ function openaiNodeVault(cfg, baseURL) {
   })
   return {
     start: () => client.initialize(),
-    call: () =>
-      client.chatCompletions({ model: cfg.model, messages: MESSAGES, temperature: 0.7 }),
+    call: () => client.chatCompletions({ model: cfg.model, messages: MESSAGES, temperature: 0.7 }),
     stream: async function* () {
       const stream = await client.chatCompletions({
         model: cfg.model,

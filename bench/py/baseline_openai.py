@@ -13,8 +13,9 @@ import hvac
 import openai
 
 
-def read_api_key(vault_addr, role_id, secret_id, mount="holysheep",
-                 secret_path="production/api_key"):
+def read_api_key(
+    vault_addr, role_id, secret_id, mount="holysheep", secret_path="production/api_key"
+):
     vault = hvac.Client(url=vault_addr)
     vault.auth.approle.login(role_id=role_id, secret_id=secret_id)
     secret = vault.secrets.kv.v2.read_secret_version(

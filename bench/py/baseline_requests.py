@@ -41,8 +41,9 @@ class VaultKeyManager:
 class HolySheepAIClient:
     """Calls the OpenAI-compatible HolySheep API with the key from Vault."""
 
-    def __init__(self, key_manager, base_url="https://api.holysheep.ai/v1", pool_size=10,
-                 timeout=30):
+    def __init__(
+        self, key_manager, base_url="https://api.holysheep.ai/v1", pool_size=10, timeout=30
+    ):
         self.key_manager = key_manager
         self.api_key = key_manager.get_holysheep_key()
         self.base_url = base_url.rstrip("/")

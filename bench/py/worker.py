@@ -185,7 +185,9 @@ class OpenAIHvacAsync:
     def __init__(self, cfg, base_url):
         from baseline_openai import AsyncVaultOpenAI
 
-        self.client = AsyncVaultOpenAI(cfg["vault_addr"], cfg["role_id"], cfg["secret_id"], base_url)
+        self.client = AsyncVaultOpenAI(
+            cfg["vault_addr"], cfg["role_id"], cfg["secret_id"], base_url
+        )
         self.model = cfg["model"]
 
     async def start(self):
@@ -259,7 +261,7 @@ def run_sync_load(call, concurrency, warmup, max_calls, max_seconds):
             t0 = time.monotonic()
             try:
                 check_reply(call())
-            except Exception as e:  # noqa: BLE001 - counted, reported
+            except Exception as e:
                 errors.append(repr(e)[:200])
                 continue
             t1 = time.monotonic()
@@ -296,7 +298,7 @@ async def run_async_load(acall, concurrency, warmup, max_calls, max_seconds):
             t0 = time.monotonic()
             try:
                 check_reply(await acall())
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 errors.append(repr(e)[:200])
                 continue
             t1 = time.monotonic()
@@ -327,7 +329,7 @@ def stream_sync(stream_fn, n, warmup, max_seconds):
                 if finished is None and finish_reason(chunk):
                     finished = time.monotonic()
                 count += 1
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             errors.append(repr(e)[:200])
             continue
         t1 = time.monotonic()
@@ -357,7 +359,7 @@ async def stream_async(astream_fn, n, warmup, max_seconds):
                 if finished is None and finish_reason(chunk):
                     finished = time.monotonic()
                 count += 1
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             errors.append(repr(e)[:200])
             continue
         t1 = time.monotonic()
@@ -419,8 +421,13 @@ def main():
                 cfg["stream_max_seconds"],
             )
         result.update(spans=spans, errors=errs)
-        result.update(ttfc_s=s[0], stream_reply_s=s[1], stream_total_s=s[2], stream_errors=s[3],
-                      stream_chunks=s[4])
+        result.update(
+            ttfc_s=s[0],
+            stream_reply_s=s[1],
+            stream_total_s=s[2],
+            stream_errors=s[3],
+            stream_chunks=s[4],
+        )
     else:
         args = (cfg["concurrency"], cfg["warmup_calls"], cfg["max_calls"], cfg["max_seconds"])
         if is_async:
