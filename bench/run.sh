@@ -31,24 +31,24 @@ bash tests/rig/bootstrap.sh >/dev/null
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     say "release build: test server"
-    cargo build --release -q -p holysheep-testserver
+    cargo build --release -q -p holysheep-testserver >&2
 
     say "release build: Python wheel (maturin build --release)"
     rm -rf "$BUILD/wheels"
     VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" build --release -q \
-        -m bindings-python/Cargo.toml -i "$VENV/bin/python" -o "$BUILD/wheels"
+        -m bindings-python/Cargo.toml -i "$VENV/bin/python" -o "$BUILD/wheels" >&2
     rm -rf "$BUILD/py"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
-        --target "$BUILD/py" "$BUILD"/wheels/holysheep_vault-*.whl
+        --target "$BUILD/py" "$BUILD"/wheels/holysheep_vault-*.whl >&2
 
     say "release build: Node addon (napi build --release --strip)"
-    bash bindings-node/scripts/deps.sh
+    bash bindings-node/scripts/deps.sh >&2
     (cd bindings-node && npx napi build --platform --release --strip \
-        -o "$BUILD/node" --no-js --dts native.d.ts)
+        -o "$BUILD/node" --no-js --dts native.d.ts) >&2
 
     if [ ! -f bindings-wasm/pkg/holysheep_vault_wasm_bg.wasm ] || [ "${BENCH_WASM_BUILD:-0}" = 1 ]; then
         say "wasm build (bindings-wasm/scripts/build.sh)"
-        bash bindings-wasm/scripts/build.sh || say "wasm build failed; its size is left out"
+        bash bindings-wasm/scripts/build.sh >&2 || say "wasm build failed; its size is left out"
     fi
 fi
 
@@ -57,7 +57,7 @@ STAMP="$BENCH/node_modules/.holysheep-bench-lock.sha256"
 want="$( { sha256sum "$BENCH/package.json" "$BENCH/package-lock.json"; node --version; } | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
     say "npm ci (bench baselines)"
-    (cd "$BENCH" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$BENCH" && npm ci --no-audit --no-fund --loglevel=error) >&2
     echo "$want" >"$STAMP"
 fi
 
