@@ -42,11 +42,18 @@ def test_stream_yields_chunks_and_closes(scope: Any) -> None:
             assert stream.request_id and stream.meta["attempts"] == 1
             chunks = list(stream)
         assert all(isinstance(c, hv.ChatCompletionChunk) for c in chunks)
-        text = "".join(c.choices[0].delta.get("content") or "" for c in chunks if c.choices)
+        # Without include_usage every chunk has choices, as OpenAI-style loops expect ...
+        assert chunks and all(c.choices for c in chunks)
+        text = "".join(c.choices[0].delta.get("content") or "" for c in chunks)
         assert "one two three four" in text
-        usage = [c for c in chunks if c.get("usage")]
-        assert usage and usage[-1].cost_usd is not None  # asked for by the core to cost the call
+        # ... and the call is costed all the same (the core asks the server for usage).
+        assert client.stats()["cost_usd"] > 0
         assert list(stream) == []  # ended
+        asked = client.chat_completions(
+            "gpt-4.1", HELLO, stream=True, stream_options={"include_usage": True}
+        )
+        usage = [c for c in asked if c.get("usage")]
+        assert usage and usage[-1].cost_usd is not None
         # Closing a stream halfway is fine, and a second close too.
         stream2 = client.chat_completions("gpt-4.1", HELLO, stream=True)
         next(stream2)

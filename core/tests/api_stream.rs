@@ -33,7 +33,8 @@ async fn a_stream_yields_deltas_then_usage_and_is_costed() {
     let scope = Scope::new("stream", json!([])).await;
     let client = scope.client(json!({}));
     let words = "stream me a few words please";
-    let stream = client.stream(&request("deepseek-v3.2", words), Default::default()).await.unwrap();
+    let req = request("deepseek-v3.2", words).set("stream_options", json!({"include_usage": true}));
+    let stream = client.stream(&req, Default::default()).await.unwrap();
     assert!(stream.request_id().unwrap().starts_with("req_"));
     assert_eq!(stream.meta().attempts, 1);
     let (chunks, error) = collect(stream).await;
@@ -58,13 +59,31 @@ async fn a_stream_yields_deltas_then_usage_and_is_costed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_caller_who_did_not_ask_for_usage_gets_no_usage_chunk_but_the_call_is_costed() {
+    let scope = Scope::new("stream-no-usage", json!([])).await;
+    let client = scope.client(json!({}));
+    let stream =
+        client.stream(&request("deepseek-v3.2", "a b c"), Default::default()).await.unwrap();
+    let (chunks, error) = collect(stream).await;
+    assert!(error.is_none(), "{error:?}");
+    // OpenAI-style loops read `choices[0]` of every chunk: none may come without choices.
+    assert!(chunks.iter().all(|c| !c.choices.is_empty()), "a chunk without choices was yielded");
+    let stats = client.stats();
+    assert!(stats.tokens_in > 0 && stats.cost_usd > 0.0, "{stats:?}");
+    // The library asked the server for usage all the same, to cost the call.
+    let sent = &scope.state().await["requests"][0];
+    assert_eq!(sent["stream"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_stream_assembles_into_the_unstreamed_reply() {
     let scope = Scope::new("stream-assemble", json!([])).await;
     let client = scope.client(json!({}));
     let req = request("gpt-4.1", "same either way");
     let plain = client.chat(&req, Default::default()).await.unwrap();
+    let asked = req.clone().set("stream_options", json!({"include_usage": true}));
     let streamed =
-        client.stream(&req, Default::default()).await.unwrap().into_completion().await.unwrap();
+        client.stream(&asked, Default::default()).await.unwrap().into_completion().await.unwrap();
     assert_eq!(streamed.content(), plain.content());
     assert_eq!(streamed.finish_reason(), plain.finish_reason());
     assert_eq!(streamed.usage, plain.usage);

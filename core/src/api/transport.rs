@@ -274,7 +274,12 @@ impl ApiClient {
         let mut body = request.as_map().clone();
         body.insert("stream".into(), Value::Bool(true));
         // Ask for the usage chunk, without which the call cannot be costed, unless the caller
-        // decided about it.
+        // decided about it. A caller who did not ask for it does not get it either: OpenAI-style
+        // loops index `choices[0]` of every chunk, and the usage chunk has no choices.
+        let caller_asked = body
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .is_some_and(|v| !v.is_null());
         match body.get_mut("stream_options") {
             Some(Value::Object(o)) => {
                 o.entry("include_usage").or_insert(Value::Bool(true));
@@ -309,9 +314,16 @@ impl ApiClient {
             latency_ms = meta.latency_ms,
             "chat stream started"
         );
-        let stream = futures::stream::unfold(reader, |mut reader| async move {
-            let item = reader.next_chunk().await?;
-            Some((item, reader))
+        let stream = futures::stream::unfold(reader, move |mut reader| async move {
+            loop {
+                let item = reader.next_chunk().await?;
+                // Its cost is already counted by the reader; only the chunk is held back.
+                let added_usage_chunk =
+                    matches!(&item, Ok(c) if c.choices.is_empty() && c.usage.is_some());
+                if caller_asked || !added_usage_chunk {
+                    return Some((item, reader));
+                }
+            }
         });
         Ok((Box::pin(stream), meta))
     }
