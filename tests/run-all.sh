@@ -46,6 +46,7 @@ suite node bash bindings-node/scripts/test.sh
 # and the panic safety net inside workerd (Miniflare, reported by node's test runner), in Node 20
 # (the package's node entry) and inside Deno (deno test). Not-applicable scenarios (needs: fs,
 # background) are reported as skipped.
+suite wasm-format bash -c 'cd bindings-wasm && npx --no-install prettier --check .'
 suite wasm-build bash bindings-wasm/scripts/build.sh
 if [[ " ${failed[*]-} " != *" wasm-build "* ]]; then
     suite wasm-workerd node --test --test-reporter=spec bindings-wasm/tests/workerd.test.mjs

@@ -13,7 +13,7 @@ import {
   errorCodes as rawErrorCodes,
   setLogLevel as rawSetLogLevel,
   __panicForTests as rawPanicForTests,
-} from './holysheep_vault_wasm.js';
+} from './holysheep_vault_wasm.js'
 
 // ---------------------------------------------------------------------------------------------
 // Errors: one class per core error code, named as in the Node package (after the openai SDK).
@@ -32,15 +32,15 @@ const FIELDS = [
   'phase',
   'keyLocation',
   'keyVersion',
-];
+]
 
 export class HolySheepError extends Error {
   constructor(message, props = {}, options = undefined) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = props.code ?? new.target.code ?? 'internal';
+    super(message, options)
+    this.name = new.target.name
+    this.code = props.code ?? new.target.code ?? 'internal'
     for (const key of FIELDS) {
-      if (props[key] !== undefined) this[key] = props[key];
+      if (props[key] !== undefined) this[key] = props[key]
     }
   }
 }
@@ -91,31 +91,33 @@ const CLASS_BY_CODE = {
   cancelled: APIUserAbortError,
   closed: ClientClosedError,
   internal: InternalError,
-};
-for (const [code, cls] of Object.entries(CLASS_BY_CODE)) cls.code = code;
+}
+for (const [code, cls] of Object.entries(CLASS_BY_CODE)) cls.code = code
 
 // Set once a Rust panic trapped: the instance may hold broken state, so nothing runs on it again.
-let broken = false;
+let broken = false
 
 function brokenError(detail) {
   return new InternalError(
     `internal error: ${detail}. This wasm instance is unusable from now on: load the module ` +
       'again (in a Worker, let the isolate restart)',
     { code: 'internal', retryable: false },
-  );
+  )
 }
 
 /** The public error for whatever the binding threw: the class of its code. */
 function fromBinding(err, signal) {
-  if (err instanceof HolySheepError) return err;
+  if (err instanceof HolySheepError) return err
   if (err instanceof WebAssembly.RuntimeError) {
-    broken = true;
-    return brokenError(`the wasm module trapped (${err.message}); the panic message is on the console`);
+    broken = true
+    return brokenError(
+      `the wasm module trapped (${err.message}); the panic message is on the console`,
+    )
   }
-  const cls = err instanceof Error ? CLASS_BY_CODE[err.code] : undefined;
-  if (!cls) return err;
-  const cause = err.code === 'cancelled' && signal?.aborted ? signal.reason : err;
-  return new cls(err.message, err, { cause });
+  const cls = err instanceof Error ? CLASS_BY_CODE[err.code] : undefined
+  if (!cls) return err
+  const cause = err.code === 'cancelled' && signal?.aborted ? signal.reason : err
+  return new cls(err.message, err, { cause })
 }
 
 function aborted(signal) {
@@ -123,35 +125,35 @@ function aborted(signal) {
     'the request was cancelled',
     { code: 'cancelled', retryable: false },
     { cause: signal.reason },
-  );
+  )
 }
 
 function callSync(fn) {
-  if (broken) throw brokenError('an earlier panic left this wasm instance unusable');
+  if (broken) throw brokenError('an earlier panic left this wasm instance unusable')
   try {
-    return fn();
+    return fn()
   } catch (err) {
-    throw fromBinding(err);
+    throw fromBinding(err)
   }
 }
 
 /** A binding call that returns a promise, with an optional AbortSignal racing it in the core. */
 async function callAsync(signal, fn) {
-  if (signal?.aborted) throw aborted(signal);
-  let onAbort;
+  if (signal?.aborted) throw aborted(signal)
+  let onAbort
   const abortPromise =
     signal === undefined
       ? undefined
       : new Promise((resolve) => {
-          onAbort = resolve;
-          signal.addEventListener('abort', onAbort, { once: true });
-        });
+          onAbort = resolve
+          signal.addEventListener('abort', onAbort, { once: true })
+        })
   try {
-    return await callSync(() => fn(abortPromise));
+    return await callSync(() => fn(abortPromise))
   } catch (err) {
-    throw fromBinding(err, signal);
+    throw fromBinding(err, signal)
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
+    if (onAbort) signal.removeEventListener('abort', onAbort)
   }
 }
 
@@ -159,42 +161,42 @@ async function callAsync(signal, fn) {
 // Arguments
 
 function describe(value) {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`
 }
 
 function typeError(message) {
-  const err = new TypeError(message);
-  err.code = 'ERR_INVALID_ARG_TYPE';
-  return err;
+  const err = new TypeError(message)
+  err.code = 'ERR_INVALID_ARG_TYPE'
+  return err
 }
 
 function expectObject(value, name, optional = false) {
-  if (optional && value === undefined) return;
+  if (optional && value === undefined) return
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw typeError(`${name} must be an object, got ${describe(value)}`);
+    throw typeError(`${name} must be an object, got ${describe(value)}`)
   }
 }
 
 function expectSignal(value, name) {
-  if (value === undefined) return;
+  if (value === undefined) return
   if (
     value === null ||
     typeof value !== 'object' ||
     typeof value.aborted !== 'boolean' ||
     typeof value.addEventListener !== 'function'
   ) {
-    throw typeError(`${name} must be an AbortSignal, got ${describe(value)}`);
+    throw typeError(`${name} must be an AbortSignal, got ${describe(value)}`)
   }
 }
 
 /** Splits a call's options into the signal (JS only) and the rest (validated by the core). */
 function callOptions(options, name) {
-  expectObject(options, name, true);
-  const { signal, ...rest } = options ?? {};
-  expectSignal(signal, `${name}.signal`);
-  return { signal, rest: Object.keys(rest).length ? rest : undefined };
+  expectObject(options, name, true)
+  const { signal, ...rest } = options ?? {}
+  expectSignal(signal, `${name}.signal`)
+  return { signal, rest: Object.keys(rest).length ? rest : undefined }
 }
 
 /** The response body as the API sent it, with the call's facts as non-enumerable extras. */
@@ -202,19 +204,19 @@ function withMeta({ body, meta }) {
   if (body !== null && typeof body === 'object') {
     // Non-enumerable, like the openai SDK's `_request_id`: JSON.stringify and deep equality see
     // exactly what the API returned.
-    Object.defineProperty(body, '_request_id', { value: meta?.request_id ?? null });
-    Object.defineProperty(body, '_meta', { value: meta });
+    Object.defineProperty(body, '_request_id', { value: meta?.request_id ?? null })
+    Object.defineProperty(body, '_meta', { value: meta })
   }
-  return body;
+  return body
 }
 
 /** The environment of hosts that have one (Node's process.env, Deno.env), else empty. */
 function hostEnv() {
-  if (globalThis.process?.env) return globalThis.process.env;
+  if (globalThis.process?.env) return globalThis.process.env
   try {
-    return globalThis.Deno?.env?.toObject?.() ?? {};
+    return globalThis.Deno?.env?.toObject?.() ?? {}
   } catch {
-    return {}; // no --allow-env
+    return {} // no --allow-env
   }
 }
 
@@ -227,7 +229,7 @@ function hostEnv() {
  * background time, so nothing runs between calls).
  */
 export class Client {
-  #raw;
+  #raw
 
   /**
    * `options` uses the core's names (snake_case or camelCase, durations as seconds,
@@ -236,13 +238,13 @@ export class Client {
    * precedence. Does no I/O: Vault is first contacted by the first call.
    */
   constructor(options) {
-    expectObject(options, 'options');
-    this.#raw = callSync(() => new RawClient(options));
+    expectObject(options, 'options')
+    this.#raw = callSync(() => new RawClient(options))
   }
 
   /** `new Client(options)`, as a promise (the usual shape at the edge). */
   static async create(options = {}) {
-    return new Client(options);
+    return new Client(options)
   }
 
   /**
@@ -250,16 +252,18 @@ export class Client {
    * (Node's `process.env`, Deno's with `--allow-env`), with `overrides` taking precedence.
    */
   static fromEnv(env = hostEnv(), overrides = {}) {
-    expectObject(env, 'env');
-    expectObject(overrides, 'overrides');
-    return new Client({ ...overrides, env });
+    expectObject(env, 'env')
+    expectObject(overrides, 'overrides')
+    return new Client({ ...overrides, env })
   }
 
   /** `POST /chat/completions`; resolves to the response body the API sent. */
   async chatCompletions(request, options) {
-    expectObject(request, 'request');
-    const { signal, rest } = callOptions(options, 'options');
-    return withMeta(await callAsync(signal, (abort) => this.#raw.chatCompletions(request, rest, abort)));
+    expectObject(request, 'request')
+    const { signal, rest } = callOptions(options, 'options')
+    return withMeta(
+      await callAsync(signal, (abort) => this.#raw.chatCompletions(request, rest, abort)),
+    )
   }
 
   /**
@@ -267,133 +271,133 @@ export class Client {
    * when iteration starts; leaving the loop early (or aborting `signal`) cancels it.
    */
   chatCompletionsStream(request, options) {
-    expectObject(request, 'request');
-    const { signal, rest } = callOptions(options, 'options');
-    if (signal?.aborted) throw aborted(signal);
-    const raw = callSync(() => this.#raw.chatCompletionsStream(request, rest));
-    return new ChatCompletionStream(raw, signal);
+    expectObject(request, 'request')
+    const { signal, rest } = callOptions(options, 'options')
+    if (signal?.aborted) throw aborted(signal)
+    const raw = callSync(() => this.#raw.chatCompletionsStream(request, rest))
+    return new ChatCompletionStream(raw, signal)
   }
 
   /** `GET /models`; resolves to the list object the API sent. */
   async models(options) {
-    const { signal, rest } = callOptions(options, 'options');
-    return withMeta(await callAsync(signal, (abort) => this.#raw.models(rest, abort)));
+    const { signal, rest } = callOptions(options, 'options')
+    return withMeta(await callAsync(signal, (abort) => this.#raw.models(rest, abort)))
   }
 
   /** The current API key, for SDKs that need it (see `openaiApiKey`). */
   async apiKey() {
-    return callAsync(undefined, () => this.#raw.apiKey());
+    return callAsync(undefined, () => this.#raw.apiKey())
   }
 
   /** Logs in to Vault and reads the key now, so setup problems show at start-up. */
   async connect() {
-    await callAsync(undefined, () => this.#raw.connect());
+    await callAsync(undefined, () => this.#raw.connect())
   }
 
   /** Counters since the client was built: `requests`, `vault.vault_reads`, `cost_usd`, ... */
   stats() {
-    return callSync(() => this.#raw.stats());
+    return callSync(() => this.#raw.stats())
   }
 
   /** Drops the cached key in the core; later calls fail with ClientClosedError. Idempotent. */
   close() {
-    if (!broken) this.#raw.close();
+    if (!broken) this.#raw.close()
   }
 
   /** The API base URL, e.g. to give the openai SDK together with `openaiApiKey`. */
   get baseUrl() {
-    return callSync(() => this.#raw.baseUrl);
+    return callSync(() => this.#raw.baseUrl)
   }
 
   get closed() {
-    return callSync(() => this.#raw.closed);
+    return callSync(() => this.#raw.closed)
   }
 
   toString() {
-    return `Client { baseUrl: ${JSON.stringify(this.baseUrl)}, closed: ${this.closed} }`;
+    return `Client { baseUrl: ${JSON.stringify(this.baseUrl)}, closed: ${this.closed} }`
   }
 
   [Symbol.for('nodejs.util.inspect.custom')]() {
-    return this.toString();
+    return this.toString()
   }
 }
 
 if (typeof Symbol.dispose === 'symbol') {
   Client.prototype[Symbol.dispose] = function dispose() {
-    this.close();
-  };
+    this.close()
+  }
 }
 
 /** A streamed reply. Iterate it once with `for await`, or turn it into a ReadableStream. */
 export class ChatCompletionStream {
-  #raw;
-  #signal;
-  #iterator;
+  #raw
+  #signal
+  #iterator
 
   constructor(raw, signal) {
-    this.#raw = raw;
-    this.#signal = signal;
+    this.#raw = raw
+    this.#signal = signal
   }
 
   async *#chunks() {
-    const signal = this.#signal;
-    const onAbort = () => this.#raw.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const signal = this.#signal
+    const onAbort = () => this.#raw.cancel()
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
       for (;;) {
-        let chunk;
+        let chunk
         try {
-          chunk = await callSync(() => this.#raw.next());
+          chunk = await callSync(() => this.#raw.next())
         } catch (err) {
-          throw fromBinding(err, signal);
+          throw fromBinding(err, signal)
         }
-        if (chunk === null) return;
-        const { body, cost_usd: costUsd } = chunk;
+        if (chunk === null) return
+        const { body, cost_usd: costUsd } = chunk
         if (costUsd !== null && body !== null && typeof body === 'object') {
-          Object.defineProperty(body, '_meta', { value: { cost_usd: costUsd } });
+          Object.defineProperty(body, '_meta', { value: { cost_usd: costUsd } })
         }
-        yield body;
+        yield body
       }
     } finally {
       // Reached by `break`/`return`/`throw` in the caller's loop too (the generator's return()):
       // cancelling drops the response and closes its connection.
-      signal?.removeEventListener('abort', onAbort);
-      if (!broken) this.#raw.cancel();
+      signal?.removeEventListener('abort', onAbort)
+      if (!broken) this.#raw.cancel()
     }
   }
 
   [Symbol.asyncIterator]() {
-    if (this.#iterator) throw new TypeError('a ChatCompletionStream can be iterated only once');
-    this.#iterator = this.#chunks();
-    return this.#iterator;
+    if (this.#iterator) throw new TypeError('a ChatCompletionStream can be iterated only once')
+    this.#iterator = this.#chunks()
+    return this.#iterator
   }
 
   /** Stops the stream: the pending or next read rejects with APIUserAbortError. */
   cancel() {
-    if (!broken) this.#raw.cancel();
+    if (!broken) this.#raw.cancel()
   }
 
   /** The same chunks as a WHATWG ReadableStream (e.g. to pipe through a TransformStream). */
   toReadableStream() {
-    const iterator = this[Symbol.asyncIterator]();
+    const iterator = this[Symbol.asyncIterator]()
     return new ReadableStream({
       async pull(controller) {
         try {
-          const { done, value } = await iterator.next();
-          if (done) controller.close();
-          else controller.enqueue(value);
+          const { done, value } = await iterator.next()
+          if (done) controller.close()
+          else controller.enqueue(value)
         } catch (err) {
-          controller.error(err);
+          controller.error(err)
         }
       },
       async cancel() {
-        await iterator.return();
+        await iterator.return()
       },
-    });
+    })
   }
 
   toString() {
-    return 'ChatCompletionStream {}';
+    return 'ChatCompletionStream {}'
   }
 }
 
@@ -408,18 +412,19 @@ export class ChatCompletionStream {
  *     new OpenAI({ apiKey: openaiApiKey(client), baseURL: client.baseUrl })
  */
 export function openaiApiKey(client) {
-  if (!(client instanceof Client)) throw typeError(`client must be a Client, got ${describe(client)}`);
-  return () => client.apiKey();
+  if (!(client instanceof Client))
+    throw typeError(`client must be a Client, got ${describe(client)}`)
+  return () => client.apiKey()
 }
 
 /** `{ apiKey, baseURL }` for `new OpenAI(...)`: the key function and this client's base URL. */
 export function openaiOptions(client) {
-  return { apiKey: openaiApiKey(client), baseURL: client.baseUrl };
+  return { apiKey: openaiApiKey(client), baseURL: client.baseUrl }
 }
 
 /** Every error code the core reports, for exhaustive handling and tests. */
 export function errorCodes() {
-  return callSync(() => rawErrorCodes());
+  return callSync(() => rawErrorCodes())
 }
 
 /**
@@ -427,10 +432,10 @@ export function errorCodes() {
  * One setting for the whole instance (a Worker isolate). Log events never carry a secret.
  */
 export function setLogLevel(level) {
-  callSync(() => rawSetLogLevel(level));
+  callSync(() => rawSetLogLevel(level))
 }
 
 /** @internal Panics inside the wasm module on purpose ("sync" or "async"), for tests only. */
 export async function __panicForTests(mode) {
-  return callAsync(undefined, () => rawPanicForTests(mode));
+  return callAsync(undefined, () => rawPanicForTests(mode))
 }

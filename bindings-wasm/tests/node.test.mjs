@@ -3,160 +3,233 @@
 //
 //   HOLYSHEEP_RIG_ENV=... node --test tests/node.test.mjs     (after scripts/build.sh)
 
-import { describe, test } from 'node:test';
-import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync, readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
 
-import * as hs from '../pkg/node.js';
-import { Rig, parseEnvFile } from './rig.mjs';
-import { notApplicable, runScenario } from './scenario-runner.mjs';
-import { runCanary } from './canary.mjs';
+import * as hs from '../pkg/node.js'
+import { Rig, parseEnvFile } from './rig.mjs'
+import { notApplicable, runScenario } from './scenario-runner.mjs'
+import { runCanary } from './canary.mjs'
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SCENARIOS = path.resolve(HERE, '../../tests/scenarios');
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+const SCENARIOS = path.resolve(HERE, '../../tests/scenarios')
 
-const envFile = process.env.HOLYSHEEP_RIG_ENV;
-if (!envFile) throw new Error('HOLYSHEEP_RIG_ENV is not set: run through tests/rig/with-rig.sh');
-const rigEnv = parseEnvFile(readFileSync(envFile, 'utf8'));
-const rig = new Rig(rigEnv);
+const envFile = process.env.HOLYSHEEP_RIG_ENV
+if (!envFile) throw new Error('HOLYSHEEP_RIG_ENV is not set: run through tests/rig/with-rig.sh')
+const rigEnv = parseEnvFile(readFileSync(envFile, 'utf8'))
+const rig = new Rig(rigEnv)
 
 describe('scenarios in node (wasm package)', { concurrency: 4 }, () => {
-  for (const file of readdirSync(SCENARIOS).filter((f) => f.endsWith('.json')).sort()) {
-    const doc = JSON.parse(readFileSync(path.join(SCENARIOS, file), 'utf8'));
+  for (const file of readdirSync(SCENARIOS)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    const doc = JSON.parse(readFileSync(path.join(SCENARIOS, file), 'utf8'))
     for (const scenario of doc.scenarios) {
-      const skip = notApplicable(scenario);
+      const skip = notApplicable(scenario)
       test(`${file.replace(/\.json$/, '')}/${scenario.name}`, { skip: skip ?? false }, async () => {
-        const result = await runScenario(scenario, { hs, rig });
-        assert.equal(result.outcome, 'passed', result.detail);
-      });
+        const result = await runScenario(scenario, { hs, rig })
+        assert.equal(result.outcome, 'passed', result.detail)
+      })
     }
   }
-});
+})
 
 describe('node specifics (wasm package)', () => {
   test('canary key, token and secret_id never appear in errors, stats or console output', async () => {
-    const result = await runCanary({ hs, rig });
-    assert.deepEqual(result.leaks, []);
-    assert.ok(result.observed > 20);
-  });
+    const result = await runCanary({ hs, rig })
+    assert.deepEqual(result.leaks, [])
+    assert.ok(result.observed > 20)
+  })
 
   test('error classes and codes match the core', async () => {
-    assert.deepEqual(hs.errorCodes().length, 21);
+    assert.deepEqual(hs.errorCodes().length, 21)
     await assert.rejects(hs.Client.create({ vault_addr: 'not a url', vault_token: 't' }), (err) => {
-      assert.ok(err instanceof hs.ConfigurationError && err instanceof hs.HolySheepError);
-      assert.equal(err.code, 'configuration');
-      assert.match(err.setting, /vault_addr/);
-      return true;
-    });
-    const client = hs.Client.fromEnv({ VAULT_ADDR: rigEnv.VAULT_ADDR, VAULT_TOKEN: 't' }, { max_retries: 0 });
-    assert.throws(() => client.chatCompletionsStream({ model: 'gpt-4.1', messages: [] }), (err) => {
-      assert.ok(err instanceof hs.InvalidInputError);
-      assert.equal(err.field, 'messages');
-      return true;
-    });
-    await assert.rejects(client.chatCompletions('nope'), TypeError);
-    client.close();
-    await assert.rejects(client.models(), hs.ClientClosedError);
-  });
+      assert.ok(err instanceof hs.ConfigurationError && err instanceof hs.HolySheepError)
+      assert.equal(err.code, 'configuration')
+      assert.match(err.setting, /vault_addr/)
+      return true
+    })
+    const client = hs.Client.fromEnv(
+      { VAULT_ADDR: rigEnv.VAULT_ADDR, VAULT_TOKEN: 't' },
+      { max_retries: 0 },
+    )
+    assert.throws(
+      () => client.chatCompletionsStream({ model: 'gpt-4.1', messages: [] }),
+      (err) => {
+        assert.ok(err instanceof hs.InvalidInputError)
+        assert.equal(err.field, 'messages')
+        return true
+      },
+    )
+    await assert.rejects(client.chatCompletions('nope'), TypeError)
+    client.close()
+    await assert.rejects(client.models(), hs.ClientClosedError)
+  })
 
   test('hostile inputs are typed errors, never a panic', async () => {
-    const circular = {};
-    circular.self = circular;
-    let deep = {};
-    for (let i = 0; i < 5000; i++) deep = { a: deep };
-    const throwing = { vault_token: 't', get vault_addr() { throw new Error('getter'); } };
-    const proxy = new Proxy({}, { get() { throw new Error('get'); }, ownKeys() { throw new Error('keys'); } });
+    const circular = {}
+    circular.self = circular
+    let deep = {}
+    for (let i = 0; i < 5000; i++) deep = { a: deep }
+    const throwing = {
+      vault_token: 't',
+      get vault_addr() {
+        throw new Error('getter')
+      },
+    }
+    const proxy = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('get')
+        },
+        ownKeys() {
+          throw new Error('keys')
+        },
+      },
+    )
     const badOptions = [
-      { max_retries: 1e30 }, { max_retries: -1 }, { max_retries: 1.5 }, { timeoutMs: -5 },
-      { timeoutMs: 1e300 }, { timeoutMs: 'soon' }, { timeout: '1e400s' }, { key_ttl: '5ms' },
-      { budget_usd: -1 }, { prices: { x: -1 } }, { prices: { x: { input: 1 } } }, { vault_addr: '' },
-      { vault_addr: 'ftp://x' }, { base_url: 'http://' }, { secret_path: 'holysheep/data/x' },
-      { auth_method: 'magic' }, { key_source: 'file' }, { env: 'VAULT_ADDR' },
-      { env: { VAULT_ADDR: Symbol('x'), HOLYSHEEP_MAX_RETRIES: {} } }, { env: proxy }, { big: 10n },
-      { nested: circular }, { nested: deep }, { vault_addr: 'http://127.0.0.1:1', vault_token: '\u0000\ud800' },
-    ];
-    const direct = [throwing, proxy, circular, deep];
-    const base = { vault_addr: 'http://127.0.0.1:1', vault_token: 't' };
+      { max_retries: 1e30 },
+      { max_retries: -1 },
+      { max_retries: 1.5 },
+      { timeoutMs: -5 },
+      { timeoutMs: 1e300 },
+      { timeoutMs: 'soon' },
+      { timeout: '1e400s' },
+      { key_ttl: '5ms' },
+      { budget_usd: -1 },
+      { prices: { x: -1 } },
+      { prices: { x: { input: 1 } } },
+      { vault_addr: '' },
+      { vault_addr: 'ftp://x' },
+      { base_url: 'http://' },
+      { secret_path: 'holysheep/data/x' },
+      { auth_method: 'magic' },
+      { key_source: 'file' },
+      { env: 'VAULT_ADDR' },
+      { env: { VAULT_ADDR: Symbol('x'), HOLYSHEEP_MAX_RETRIES: {} } },
+      { env: proxy },
+      { big: 10n },
+      { nested: circular },
+      { nested: deep },
+      { vault_addr: 'http://127.0.0.1:1', vault_token: '\u0000\ud800' },
+    ]
+    const direct = [throwing, proxy, circular, deep]
+    const base = { vault_addr: 'http://127.0.0.1:1', vault_token: 't' }
     for (const options of [...badOptions.map((o) => ({ ...base, ...o })), ...direct]) {
       try {
-        new hs.Client(options).close();
+        new hs.Client(options).close()
       } catch (err) {
-        assert.ok(err instanceof hs.HolySheepError, `${err}`);
-        assert.notEqual(err.code, 'internal', err.message);
+        assert.ok(err instanceof hs.HolySheepError, `${err}`)
+        assert.notEqual(err.code, 'internal', err.message)
       }
     }
-    const client = new hs.Client({ vault_addr: 'http://127.0.0.1:1', vault_token: 't', max_retries: 0 });
-    const messages = [{ role: 'user', content: 'x' }];
+    const client = new hs.Client({
+      vault_addr: 'http://127.0.0.1:1',
+      vault_token: 't',
+      max_retries: 0,
+    })
+    const messages = [{ role: 'user', content: 'x' }]
     const badRequests = [
-      {}, { model: 1, messages }, { model: 'm' }, { model: 'm', messages: [] }, { model: 'm', messages: [1] },
-      { model: 'm', messages: [{ role: 'user' }] }, { model: 'm', messages, n: 0 }, { model: 'm', messages, n: -1 },
-      { model: 'm', messages, temperature: 'hot' }, { model: 'm', messages, stream: true }, { model: 'm', messages, tools: {} },
-      { model: 'm', messages, stop: [1] }, { model: 'm', messages, big: 1n }, circular, deep, proxy,
-      { model: 'm'.repeat(100000), messages }, { model: 'm', messages, max_tokens: 1e300 },
-    ];
-    const badCallOptions = [{ max_retries: 99 }, { timeoutMs: 0 }, { nope: 1 }, { signal: 'x' }, { timeout: [] }];
+      {},
+      { model: 1, messages },
+      { model: 'm' },
+      { model: 'm', messages: [] },
+      { model: 'm', messages: [1] },
+      { model: 'm', messages: [{ role: 'user' }] },
+      { model: 'm', messages, n: 0 },
+      { model: 'm', messages, n: -1 },
+      { model: 'm', messages, temperature: 'hot' },
+      { model: 'm', messages, stream: true },
+      { model: 'm', messages, tools: {} },
+      { model: 'm', messages, stop: [1] },
+      { model: 'm', messages, big: 1n },
+      circular,
+      deep,
+      proxy,
+      { model: 'm'.repeat(100000), messages },
+      { model: 'm', messages, max_tokens: 1e300 },
+    ]
+    const badCallOptions = [
+      { max_retries: 99 },
+      { timeoutMs: 0 },
+      { nope: 1 },
+      { signal: 'x' },
+      { timeout: [] },
+    ]
     const settle = async (what, fn) => {
       try {
-        const out = fn();
+        const out = fn()
         if (out && typeof out[Symbol.asyncIterator] === 'function') {
-          for await (const _ of out) break;
+          for await (const _ of out) break
         } else {
-          await out;
+          await out
         }
       } catch (err) {
-        if (err instanceof TypeError) return;
-        assert.ok(err instanceof hs.HolySheepError, `${what}: ${err}`);
-        assert.notEqual(err.code, 'internal', `${what}: ${err.message}`);
+        if (err instanceof TypeError) return
+        assert.ok(err instanceof hs.HolySheepError, `${what}: ${err}`)
+        assert.notEqual(err.code, 'internal', `${what}: ${err.message}`)
       }
-    };
+    }
     for (const request of badRequests) {
-      await settle('chat', () => client.chatCompletions(request));
-      await settle('stream', () => client.chatCompletionsStream(request));
+      await settle('chat', () => client.chatCompletions(request))
+      await settle('stream', () => client.chatCompletionsStream(request))
     }
     for (const options of badCallOptions) {
-      await settle('chat options', () => client.chatCompletions({ model: 'm', messages }, options));
-      await settle('models options', () => client.models(options));
+      await settle('chat options', () => client.chatCompletions({ model: 'm', messages }, options))
+      await settle('models options', () => client.models(options))
     }
-    client.close();
-  });
+    client.close()
+  })
 
   test('an AbortSignal cancels a call in flight (slow upstream) with APIUserAbortError', async () => {
-    const ctx = await rig.setup({ name: 'abort', setup: { auth: 'token', faults: [{ delay_ms: 3000 }] } });
-    const client = await hs.Client.create(ctx.options);
+    const ctx = await rig.setup({
+      name: 'abort',
+      setup: { auth: 'token', faults: [{ delay_ms: 3000 }] },
+    })
+    const client = await hs.Client.create(ctx.options)
     try {
-      const controller = new AbortController();
-      const started = Date.now();
-      setTimeout(() => controller.abort(), 200);
+      const controller = new AbortController()
+      const started = Date.now()
+      setTimeout(() => controller.abort(), 200)
       await assert.rejects(
-        client.chatCompletions({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'slow' }] }, { signal: controller.signal }),
+        client.chatCompletions(
+          { model: 'gpt-4.1', messages: [{ role: 'user', content: 'slow' }] },
+          { signal: controller.signal },
+        ),
         (err) => err instanceof hs.APIUserAbortError && err.code === 'cancelled',
-      );
-      assert.ok(Date.now() - started < 2500, 'the call was not cancelled promptly');
+      )
+      assert.ok(Date.now() - started < 2500, 'the call was not cancelled promptly')
     } finally {
-      client.close();
-      await rig.cleanup(ctx);
+      client.close()
+      await rig.cleanup(ctx)
     }
-  });
+  })
 
   test('a stream can be read as a ReadableStream and stopped early', async () => {
-    const ctx = await rig.setup({ name: 'readable', setup: { auth: 'token' } });
-    const client = await hs.Client.create(ctx.options);
+    const ctx = await rig.setup({ name: 'readable', setup: { auth: 'token' } })
+    const client = await hs.Client.create(ctx.options)
     try {
-      const request = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'one two three four five six' }] };
-      const chunks = [];
-      for await (const chunk of client.chatCompletionsStream(request).toReadableStream()) chunks.push(chunk);
-      assert.ok(chunks.length >= 3);
-      let seen = 0;
-      for await (const _chunk of client.chatCompletionsStream(request)) {
-        if (++seen === 2) break; // cancels the rest
+      const request = {
+        model: 'gpt-4.1',
+        messages: [{ role: 'user', content: 'one two three four five six' }],
       }
-      assert.equal(seen, 2);
-      assert.equal(client.stats().requests, 2);
+      const chunks = []
+      for await (const chunk of client.chatCompletionsStream(request).toReadableStream())
+        chunks.push(chunk)
+      assert.ok(chunks.length >= 3)
+      let seen = 0
+      for await (const _chunk of client.chatCompletionsStream(request)) {
+        if (++seen === 2) break // cancels the rest
+      }
+      assert.equal(seen, 2)
+      assert.equal(client.stats().requests, 2)
     } finally {
-      client.close();
-      await rig.cleanup(ctx);
+      client.close()
+      await rig.cleanup(ctx)
     }
-  });
-});
+  })
+})
