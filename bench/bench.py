@@ -804,9 +804,9 @@ def build_report(machine, vers, imports, seq, conc, refresh, wasm, total_s):
     w("")
     w(
         "¹ Our client asks for `stream_options.include_usage` (so that a streamed call is costed; "
-        "a caller's own `stream_options` wins), so its stream carries one more event, the usage "
-        "chunk, one server tick after the finish_reason chunk. The finish_reason row compares the "
-        "same events for everyone.\n"
+        "a caller's own `stream_options` wins), so the server sends one more event, the usage "
+        "chunk, one server tick after the finish_reason chunk (it reaches callers who asked for "
+        "it). The finish_reason row compares the same events for everyone.\n"
     )
 
     # ---- refresh
