@@ -106,9 +106,16 @@ wasm_tools() {
         if command -v flock >/dev/null 2>&1; then flock 8; fi
         have="$("$tools/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}' || true)"
         if [ "$have" != "$want" ]; then
-            say "installing wasm-bindgen-cli $want into .tools/ (a few minutes, once)"
-            # No --locked: the registry here lacks one of its locked dependencies.
-            cargo install --quiet --force --root "$tools" wasm-bindgen-cli --version "$want"
+            # Built once per machine into a per-user cache, so another checkout (a CI clone)
+            # copies it instead of compiling it again.
+            local cache="${XDG_CACHE_HOME:-$HOME/.cache}/holysheep-vault/wasm-bindgen-cli-$want"
+            if [ "$("$cache/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+                say "installing wasm-bindgen-cli $want (a few minutes, once per machine)"
+                # No --locked: the registry here lacks one of its locked dependencies.
+                cargo install --quiet --force --root "$cache" wasm-bindgen-cli --version "$want"
+            fi
+            mkdir -p "$tools/bin"
+            cp "$cache/bin/wasm-bindgen" "$tools/bin/wasm-bindgen"
         fi
         exec 8>&-
     fi
