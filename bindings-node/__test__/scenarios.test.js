@@ -48,6 +48,10 @@ async function prepare(scenario) {
       secretPath = rig.get('RIG_PROD_PATH')
       key = rig.get('RIG_PROD_KEY')
       break
+    case 'namespace':
+      secretPath = rig.get('RIG_PROD_PATH')
+      key = rig.get('RIG_NS_KEY')
+      break
     case 'missing':
       secretPath = `scenarios/${scope}/absent`
       key = `sk-scn-${rig.randomToken()}`
@@ -97,6 +101,14 @@ function authOptions(auth) {
       return { token_file: rig.get('RIG_AGENT_TOKEN_FILE') }
     case 'none':
       return { auth_method: 'none', vault_addr: rig.get('RIG_AGENT_PROXY_ADDR') }
+    case 'namespace_approle':
+      return {
+        vault_namespace: rig.get('RIG_NAMESPACE'),
+        role_id: rig.get('RIG_NS_ROLE_ID'),
+        secret_id: rig.get('RIG_NS_SECRET_ID'),
+      }
+    case 'namespace_token':
+      return { vault_namespace: rig.get('RIG_NAMESPACE'), vault_token: rig.get('RIG_NS_TOKEN') }
     default:
       throw new Error(`unknown setup.auth ${auth}`)
   }

@@ -55,6 +55,8 @@ class Prepared:
             rig.write_secret(self.secret_path, {"api_key": key})
         elif kind in ("production", "agent_file"):
             self.secret_path, key = rig["RIG_PROD_PATH"], rig["RIG_PROD_KEY"]
+        elif kind == "namespace":
+            self.secret_path, key = rig["RIG_PROD_PATH"], rig["RIG_NS_KEY"]
         elif kind == "missing":
             self.secret_path, key = f"scenarios/{self.scope}/absent", rig.random_key()
         else:
@@ -90,6 +92,14 @@ class Prepared:
             options["token_file"] = rig["RIG_AGENT_TOKEN_FILE"]
         elif auth == "none":
             options.update(auth_method="none", vault_addr=rig["RIG_AGENT_PROXY_ADDR"])
+        elif auth == "namespace_approle":
+            options.update(
+                vault_namespace=rig["RIG_NAMESPACE"],
+                role_id=rig["RIG_NS_ROLE_ID"],
+                secret_id=rig["RIG_NS_SECRET_ID"],
+            )
+        elif auth == "namespace_token":
+            options.update(vault_namespace=rig["RIG_NAMESPACE"], vault_token=rig["RIG_NS_TOKEN"])
         else:
             raise AssertionError(f"unknown setup.auth {auth}")
         if kind == "agent_file":

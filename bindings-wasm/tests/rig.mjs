@@ -73,6 +73,9 @@ export class Rig {
     } else if (kind === 'production' || kind === 'agent_file') {
       secretPath = this.get('RIG_PROD_PATH')
       key = this.get('RIG_PROD_KEY')
+    } else if (kind === 'namespace') {
+      secretPath = this.get('RIG_PROD_PATH')
+      key = this.get('RIG_NS_KEY')
     } else if (kind === 'missing') {
       secretPath = `${this.get('RIG_SCENARIOS_PREFIX')}/${scope}/absent`
       key = `sk-scn-${randomToken()}`
@@ -109,6 +112,15 @@ export class Rig {
       }),
       token_file: () => ({ token_file: this.get('RIG_AGENT_TOKEN_FILE') }),
       none: () => ({ auth_method: 'none', vault_addr: this.get('RIG_AGENT_PROXY_ADDR') }),
+      namespace_approle: () => ({
+        vault_namespace: this.get('RIG_NAMESPACE'),
+        role_id: this.get('RIG_NS_ROLE_ID'),
+        secret_id: this.get('RIG_NS_SECRET_ID'),
+      }),
+      namespace_token: () => ({
+        vault_namespace: this.get('RIG_NAMESPACE'),
+        vault_token: this.get('RIG_NS_TOKEN'),
+      }),
     }
     if (!byAuth[auth]) throw new Error(`unknown setup.auth ${auth}`)
     Object.assign(options, byAuth[auth]())

@@ -181,7 +181,7 @@ impl KeyProvider {
             me: me.clone(),
             source,
             cache: config.cache.clone(),
-            location: config.key.location(),
+            location: key_location(config),
             auth_method: config.vault.auth.method(),
             background,
             entry: RwLock::new(None),
@@ -197,7 +197,8 @@ impl KeyProvider {
         }))
     }
 
-    /// Where the key lives, e.g. `holysheep/production/api_key`.
+    /// Where the key lives, e.g. `holysheep/production/api_key`, or
+    /// `team-ai/holysheep/production/api_key` inside the Vault namespace `team-ai`.
     pub fn location(&self) -> &str {
         &self.location
     }
@@ -668,6 +669,18 @@ fn replay(err: &Error) -> Error {
         }
         Error::Closed => Error::Closed,
         other => Error::Internal { message: other.to_string() },
+    }
+}
+
+/// The key's location as people name it in messages and logs. Inside a Vault namespace the
+/// same mount and path exist once per namespace, so the namespace leads (the form Vault itself
+/// accepts as a path prefix).
+fn key_location(config: &Config) -> String {
+    match (&config.key, &config.vault.namespace) {
+        (KeySource::Kv { .. }, Some(ns)) => {
+            format!("{}/{}", ns.trim_matches('/'), config.key.location())
+        }
+        _ => config.key.location(),
     }
 }
 

@@ -87,6 +87,7 @@ async fn prepare(rig: &Rig, scenario: &Value, backend: &str) -> Result<Prepared,
         "production" | "agent_file" => {
             (rig.get("RIG_PROD_PATH").to_owned(), rig.get("RIG_PROD_KEY").to_owned())
         }
+        "namespace" => (rig.get("RIG_PROD_PATH").to_owned(), rig.get("RIG_NS_KEY").to_owned()),
         "missing" => (format!("scenarios/{scope}/absent"), format!("sk-scn-{}", random_token())),
         other => return Err(format!("unknown setup.secret {other}")),
     };
@@ -122,6 +123,13 @@ async fn prepare(rig: &Rig, scenario: &Value, backend: &str) -> Result<Prepared,
         }),
         "token_file" => json!({"token_file": rig.get("RIG_AGENT_TOKEN_FILE")}),
         "none" => json!({"auth_method": "none", "vault_addr": rig.get("RIG_AGENT_PROXY_ADDR")}),
+        "namespace_approle" => json!({
+            "vault_namespace": rig.get("RIG_NAMESPACE"),
+            "role_id": rig.get("RIG_NS_ROLE_ID"), "secret_id": rig.get("RIG_NS_SECRET_ID"),
+        }),
+        "namespace_token" => json!({
+            "vault_namespace": rig.get("RIG_NAMESPACE"), "vault_token": rig.get("RIG_NS_TOKEN"),
+        }),
         other => return Err(format!("unknown setup.auth {other}")),
     };
     merge(&mut options, &auth_options);

@@ -81,6 +81,44 @@ async fn none_through_agent_proxy(backend: VaultBackend) {
     reads_production_key(backend, options, 0).await;
 }
 
+/// Inside a Vault namespace: the same mount and path hold a different key, so reading the
+/// namespace's value proves `X-Vault-Namespace` reached every request (login, lookup, read).
+async fn reads_namespace_key(backend: VaultBackend, options: serde_json::Value, logins: u64) {
+    let rig = Rig::load();
+    let mut options = options;
+    options["vault_namespace"] = json!(rig.get("RIG_NAMESPACE"));
+    let provider = provider(&config(&rig, options), backend);
+    let key = provider.get().await.unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+    assert_eq!(key.secret.expose(), rig.get("RIG_NS_KEY"));
+    assert_ne!(key.secret.expose(), rig.get("RIG_PROD_KEY"));
+    assert_eq!(key.origin.location, "team-ai/holysheep/production/api_key");
+    assert_eq!(provider.stats().logins, logins);
+    provider.close();
+}
+
+async fn namespace_approle(backend: VaultBackend) {
+    let rig = Rig::load();
+    let options =
+        json!({"role_id": rig.get("RIG_NS_ROLE_ID"), "secret_id": rig.get("RIG_NS_SECRET_ID")});
+    reads_namespace_key(backend, options, 1).await;
+}
+
+async fn namespace_token(backend: VaultBackend) {
+    let rig = Rig::load();
+    reads_namespace_key(backend, json!({"vault_token": rig.get("RIG_NS_TOKEN")}), 0).await;
+}
+
+/// Namespaced AppRole credentials without the namespace go to the root namespace's AppRole
+/// mount, which does not know them: a login failure, not a read of the root namespace's key.
+async fn namespace_credentials_without_the_namespace_fail_to_log_in(backend: VaultBackend) {
+    let rig = Rig::load();
+    let options =
+        json!({"role_id": rig.get("RIG_NS_ROLE_ID"), "secret_id": rig.get("RIG_NS_SECRET_ID")});
+    let err = expect_err(provider(&config(&rig, options), backend).get().await, "no namespace");
+    assert!(matches!(err, Error::VaultLoginFailed { .. }), "{err:?}");
+    assert!(!err.to_string().contains(rig.get("RIG_NS_SECRET_ID")), "{err}");
+}
+
 async fn pinned_version(backend: VaultBackend) {
     let rig = Rig::load();
     let path = scenario_secret(&rig, "sk-pinned-v1");
@@ -224,6 +262,9 @@ both_backends!(
     jwt,
     kubernetes,
     none_through_agent_proxy,
+    namespace_approle,
+    namespace_token,
+    namespace_credentials_without_the_namespace_fail_to_log_in,
     pinned_version,
     approle_bad_secret_id_is_a_login_failure,
     jwt_with_unknown_role_is_a_login_failure,

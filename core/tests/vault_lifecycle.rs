@@ -79,6 +79,25 @@ async fn static_token_is_renewed(backend: VaultBackend) {
     assert_eq!(stats.logins, 0);
 }
 
+/// The same inside a Vault namespace: renew-self must carry `X-Vault-Namespace` too, or the
+/// token (which exists only in its namespace) is unknown and would expire.
+async fn namespace_token_is_renewed(backend: VaultBackend) {
+    let rig = Rig::load();
+    let ns = rig.get("RIG_NAMESPACE");
+    let created = rig.root(
+        "POST",
+        &format!("{ns}/auth/token/create"),
+        Some(json!({"policies": ["holysheep-production"], "ttl": "2s", "renewable": true})),
+    );
+    let token = created["auth"]["client_token"].as_str().expect("a namespace token").to_owned();
+    let options = json!({"vault_token": token, "vault_namespace": ns, "key_ttl": "300ms"});
+    let provider = provider(&config(&rig, options), backend);
+    keep_reading(&provider, rig.get("RIG_NS_KEY"), Duration::from_millis(3500)).await;
+    let stats = provider.stats();
+    assert!(stats.renewals >= 2, "{stats:?}");
+    assert_eq!(stats.logins, 0);
+}
+
 /// Revoking the logged-in token (root, revoke-prefix on the login path) is healed by one new
 /// login; the caller sees no error.
 async fn revoked_token_heals_by_logging_in_again(backend: VaultBackend) {
@@ -152,6 +171,7 @@ async fn revoked_static_token_is_reported(backend: VaultBackend) {
 both_backends!(
     approle_token_is_renewed_then_replaced_at_max_ttl,
     static_token_is_renewed,
+    namespace_token_is_renewed,
     revoked_token_heals_by_logging_in_again,
     token_file_is_reread_when_vault_rejects_the_token,
     revoked_static_token_is_reported,

@@ -56,6 +56,9 @@ K8S_ROLE = "ai-application"
 K8S_NAMESPACE = "production"
 K8S_SA = "ai-application"
 K8S_SUBJECT = "system:serviceaccount:%s:%s" % (K8S_NAMESPACE, K8S_SA)
+# A Vault namespace (X-Vault-Namespace) holding its own KV mount, policy and
+# AppRole, as a team with a namespace of its own would have it.
+VAULT_NS = "team-ai"
 
 PR_SET_PDEATHSIG = 1
 
@@ -608,6 +611,7 @@ class Rig:
         bao = find_bao()
         self.root_token = "root-" + rand_chars(24)
         prod_key = "sk-hs-prod-" + rand_chars(24)
+        ns_key = "sk-hs-ns-" + rand_chars(24)
         staging_key = "sk-hs-staging-" + rand_chars(24)
 
         ts_bin = None if self.args.no_testserver else find_testserver(self.dir)
@@ -717,6 +721,31 @@ class Rig:
         token_staging = mk_token("staging", ["holysheep-staging"])
         token_denied = mk_token("denied", ["holysheep-denied"])
 
+        # ---- a namespace with its own mount, policy, AppRole and token. The
+        # rig addresses it by path prefix; the library under test sends the
+        # X-Vault-Namespace header instead, so both spellings are exercised.
+        ns = VAULT_NS + "/"
+        vault.call("POST", "sys/namespaces/" + VAULT_NS, {})
+        vault.call("POST", ns + "sys/mounts/" + KV_MOUNT,
+                   {"type": "kv", "options": {"version": "2"}, "description": "holysheep rig (namespace)"})
+        vault.call("POST", ns + "sys/auth/" + APPROLE_MOUNT, {"type": "approle"})
+        vault.call("PUT", ns + "sys/policies/acl/holysheep-production", {"policy": policy_rules(
+            "holysheep-production", ["%s/data/production/*" % m],
+            [("%s/metadata/production/*" % m, ["list"])])})
+        retry(lambda: vault.call("POST", ns + "%s/data/%s" % (m, PROD_PATH), {"data": {"api_key": ns_key}}),
+              "write %s%s/%s" % (ns, m, PROD_PATH))
+        ns_role_path = ns + "auth/%s/role/%s" % (APPROLE_MOUNT, APPROLE_ROLE)
+        vault.call("POST", ns_role_path, {
+            "token_policies": ["holysheep-production"], "token_ttl": "1h",
+            "secret_id_num_uses": 0, "secret_id_ttl": 0,
+        })
+        ns_role_id = vault.call("GET", ns_role_path + "/role-id")["data"]["role_id"]
+        ns_secret_id = vault.call("POST", ns_role_path + "/secret-id", {})["data"]["secret_id"]
+        ns_token = vault.call("POST", ns + "auth/token/create", {
+            "policies": ["holysheep-production"], "ttl": "1h", "renewable": True,
+            "display_name": "rig-namespace",
+        })["auth"]["client_token"]
+
         # ---- JWT auth
         vault.call("POST", "auth/%s/config" % JWT_MOUNT, {
             "jwt_validation_pubkeys": [public_pem(jwt_key)],
@@ -764,6 +793,12 @@ class Rig:
             # Leave no stray leases from the self-check behind.
             vault.call("POST", "auth/token/revoke-self", {}, token=tok)
         vault.call("GET", "%s/data/%s" % (m, PROD_PATH), token=token_denied, ok=(403,))
+        resp = vault.call("POST", ns + "auth/%s/login" % APPROLE_MOUNT,
+                          {"role_id": ns_role_id, "secret_id": ns_secret_id}, token="")
+        tok = resp["auth"]["client_token"]
+        if vault.call("GET", ns + "%s/data/%s" % (m, PROD_PATH), token=tok)["data"]["data"]["api_key"] != ns_key:
+            raise RigError("namespace login read the wrong key")
+        vault.call("POST", ns + "auth/token/revoke-self", {}, token=tok)
 
         # ---- wait for the agent (sink + template) and the test server
         def agent_ready():
@@ -816,6 +851,11 @@ class Rig:
             ("RIG_AGENT_TOKEN_FILE", agent_sink),
             ("RIG_AGENT_KEY_FILE", agent_key),
             ("RIG_AGENT_PROXY_ADDR", agent_addr),
+            ("RIG_NAMESPACE", VAULT_NS),
+            ("RIG_NS_KEY", ns_key),
+            ("RIG_NS_ROLE_ID", ns_role_id),
+            ("RIG_NS_SECRET_ID", ns_secret_id),
+            ("RIG_NS_TOKEN", ns_token),
         ]
         if api_base:
             items += [("RIG_API_BASE", api_base), ("RIG_API_URL", api_base + "/v1")]
