@@ -254,6 +254,25 @@ test('a panic in native code rejects the promise and the process lives on', asyn
   client.close()
 })
 
+test('a type error raised by the native layer itself becomes a TypeError', () => {
+  // The JS layer checks arguments before they reach native code; this is the safety net behind
+  // it, fed with a real napi-rs conversion error (a number where a string is declared).
+  const raw = (() => {
+    try {
+      native.__panicSyncForTests(42)
+    } catch (e) {
+      return e
+    }
+  })()
+  assert.ok(raw instanceof Error, `expected a native error, got ${raw}`)
+  assert.notEqual(raw.code, 'internal', 'the panic ran: the argument was not rejected')
+  const mapped = fromNative(raw)
+  assert.ok(mapped instanceof TypeError, `got ${mapped}`)
+  assert.equal(mapped.code, 'ERR_INVALID_ARG_TYPE')
+  assert.equal(mapped.cause, raw)
+  assert.equal(mapped.message, 'an argument has the wrong type: expected String, got Number')
+})
+
 test('close() drops the key: later calls fail with ClientClosedError', async () => {
   const { options } = await rig.freshScope('close')
   const client = new Client(options)

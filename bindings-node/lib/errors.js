@@ -103,6 +103,19 @@ const NAPI_TYPE_CODES = new Set([
 ])
 
 /**
+ * napi-rs writes the offending value into its conversion errors ("Failed to convert JavaScript
+ * value `String sk-...` into rust type `u32`"); a key passed in the wrong place must not reach a
+ * message or a log, so only the two type names are kept.
+ * @param {string} message
+ */
+function napiTypeMessage(message) {
+  const m = /JavaScript value `(\w+)[^`]*` into rust type `([^`]+)`/.exec(message)
+  return m
+    ? `an argument has the wrong type: expected ${m[2]}, got ${m[1]}`
+    : 'an argument has the wrong type'
+}
+
+/**
  * The public error for whatever a native call threw: the class of its code, with the native
  * error as `cause` (or the AbortSignal's reason, for a cancellation that came from a signal).
  * @param {unknown} err
@@ -117,9 +130,9 @@ function fromNative(err, signal) {
     return new cls(err.message, /** @type {any} */ (err), { cause })
   }
   if (NAPI_TYPE_CODES.has(code)) {
-    const typeError = (new TypeError(err.message, { cause: err })(
-      /** @type {any} */ typeError,
-    ).code = 'ERR_INVALID_ARG_TYPE')
+    /** @type {TypeError & { code?: string }} */
+    const typeError = new TypeError(napiTypeMessage(err.message), { cause: err })
+    typeError.code = 'ERR_INVALID_ARG_TYPE'
     return typeError
   }
   return new InternalError(err.message, { code: 'internal' }, { cause: err })
