@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown_word};
 use crate::secret::Secret;
 
 /// Where the service-account token of a Kubernetes pod is mounted.
@@ -524,7 +524,7 @@ impl ClientOptions {
             }
             Some(other) => Err(Error::config(
                 "vault_backend (HOLYSHEEP_VAULT_BACKEND)",
-                format!("\"{other}\" is not one of vaultrs, http"),
+                not_one_of(other, "vaultrs, http"),
             )),
         }
     }
@@ -571,7 +571,7 @@ impl ClientOptions {
             },
             other => Err(Error::config(
                 "key_source (HOLYSHEEP_KEY_SOURCE)",
-                format!("\"{other}\" is not one of kv, file, env, static"),
+                not_one_of(other, "kv, file, env, static"),
             )),
         }
     }
@@ -635,9 +635,7 @@ impl ClientOptions {
             "none" | "agent" => Ok(AuthConfig::None),
             other => Err(Error::config(
                 "auth_method (HOLYSHEEP_AUTH_METHOD)",
-                format!(
-                    "\"{other}\" is not one of token, token_file, approle, kubernetes, jwt, none"
-                ),
+                not_one_of(other, "token, token_file, approle, kubernetes, jwt, none"),
             )),
         }
     }
@@ -730,6 +728,14 @@ impl ClientOptions {
     }
 }
 
+/// "`"aprole"` is not one of ...", or without the value when it is not a plain word.
+fn not_one_of(value: &str, choices: &str) -> String {
+    match shown_word(value) {
+        Some(v) => format!("{v} is not one of {choices}"),
+        None => format!("is not one of {choices} (the value given is not shown)"),
+    }
+}
+
 /// Deserialises options, and on failure returns the option's name and what was wrong with it,
 /// never the value: serde quotes offending values in its messages, and a secret passed in the
 /// wrong place (a key given as `max_retries`) must not end up in an error.
@@ -740,9 +746,18 @@ fn decode<T: serde::de::DeserializeOwned>(
         let path = e.path().to_string();
         let text = e.inner().to_string();
         if let Some(rest) = text.strip_prefix("unknown field `") {
+            // The path already ends in the unknown name. The name itself is shown only when it
+            // is a plain word (see `shown_word`): a key pasted as an option name stays out.
             let name = rest.split('`').next().unwrap_or_default();
-            let field = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
-            return (field, "is not a known option".to_owned());
+            let parent = path.strip_suffix(name).unwrap_or(&path).trim_end_matches('.');
+            return match (shown_word(name).is_some(), parent) {
+                (true, "") => (name.to_owned(), "is not a known option".to_owned()),
+                (true, parent) => (format!("{parent}.{name}"), "is not a known option".to_owned()),
+                (false, parent) => (
+                    if parent.is_empty() { "options" } else { parent }.to_owned(),
+                    "holds an unknown option whose name is not shown (not a plain word)".to_owned(),
+                ),
+            };
         }
         let why = match text.split_once(", expected ") {
             Some((_, expected)) => format!("expected {expected}"),
@@ -771,7 +786,11 @@ fn ms_suffixes_to_durations(value: serde_json::Value) -> Result<serde_json::Valu
             }
             (Some(_), serde_json::Value::Null) => {}
             (Some(_), _) => {
-                return Err(Error::config(key, "expected a number of milliseconds"));
+                let setting = shown_word(&key).map(|k| k.trim_matches('"').to_owned());
+                return Err(Error::config(
+                    setting.unwrap_or_else(|| "options".to_owned()),
+                    "expected a number of milliseconds",
+                ));
             }
             (None, _) => {
                 out.insert(key, v);
@@ -992,7 +1011,9 @@ mod tests {
         assert_eq!(cfg.api.prices["my-model"], Price { input: 1.0, output: 2.0 });
         assert_eq!(cfg.api.prices["gpt-4.1"], Price::flat(9.0));
         let err = ClientOptions::from_json(serde_json::json!({"max_retires": 1})).unwrap_err();
-        assert!(err.to_string().contains("max_retires"), "{err}");
+        assert_eq!(err.to_string(), "invalid configuration: max_retires: is not a known option");
+        let err = RequestOptions::from_json(serde_json::json!({"timout": "1s"})).unwrap_err();
+        assert!(err.to_string().ends_with("timout: is not a known option"), "{err}");
     }
 
     #[test]
@@ -1016,6 +1037,45 @@ mod tests {
             err.to_string().contains("key_ttl") && !err.to_string().contains("canary"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_secret_used_as_an_option_name_or_choice_is_never_quoted() {
+        let canary = "sk-canary-wrong-place-0123456789";
+        let short = "sk-live-SECRET123";
+        for key in [canary, short] {
+            let err = ClientOptions::from_json(serde_json::json!({ key: 1 })).unwrap_err();
+            assert!(!err.to_string().contains("SECRET") && !err.to_string().contains("canary"));
+            assert!(err.to_string().contains("unknown option whose name is not shown"), "{err}");
+            let err = RequestOptions::from_json(serde_json::json!({ key: 1 })).unwrap_err();
+            assert!(!err.to_string().contains("SECRET") && !err.to_string().contains("canary"));
+            for option in ["key_source", "auth_method", "vault_backend"] {
+                let err = ClientOptions::from_json(serde_json::json!({
+                    "vault_addr": "http://v:8200", "vault_token": "t", option: key,
+                }))
+                .unwrap()
+                .resolve()
+                .unwrap_err();
+                let text = err.to_string();
+                assert!(text.contains(option) && text.contains("is not one of"), "{text}");
+                assert!(!text.contains("SECRET") && !text.contains("canary"), "{text}");
+            }
+        }
+        // A mistyped word is still shown: that is what the person needs to see.
+        let err = ClientOptions::from_json(serde_json::json!({
+            "vault_addr": "http://v:8200", "role_id": "r", "secret_id": "s", "auth_method": "aprole",
+        }))
+        .unwrap()
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().contains("\"aprole\" is not one of token,"), "{err}");
+        let err = ClientOptions::from_json(serde_json::json!({
+            "vault_addr": "http://v:8200", "vault_token": "t", "base_url": "https://u:pw@ex ample",
+        }))
+        .unwrap()
+        .resolve()
+        .unwrap_err();
+        assert!(err.to_string().contains("base_url") && !err.to_string().contains("pw"), "{err}");
     }
 
     #[test]

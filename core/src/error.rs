@@ -373,6 +373,18 @@ impl Error {
     }
 }
 
+/// A word the user gave (an option name, an enum value) as an error message may show it: quoted
+/// when it looks like a mistyped name, which is worth showing, and `None` otherwise. A value in the
+/// wrong place may be a secret (a key pasted as the option name or as `role`), and secrets are
+/// long or carry a key prefix, so only short plain words are echoed.
+pub(crate) fn shown_word(word: &str) -> Option<String> {
+    let plain = !word.is_empty()
+        && word.len() <= 24
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && !["sk-", "hs-", "hvs.", "s."].iter().any(|prefix| word.starts_with(prefix));
+    plain.then(|| format!("\"{word}\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

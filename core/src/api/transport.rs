@@ -109,7 +109,8 @@ impl ApiClient {
         let base = config.base_url.trim_end_matches('/');
         let url = |path: &str| {
             Url::parse(&format!("{base}{path}"))
-                .map_err(|e| Error::config("base_url", format!("\"{base}\" is not a URL: {e}")))
+                // Not echoed: a URL may carry credentials (`https://user:pass@host`).
+                .map_err(|e| Error::config("base_url", format!("is not a URL ({e})")))
         };
         let chat_url = url("/chat/completions")?;
         let models_url = url("/models")?;

@@ -208,7 +208,12 @@ fn validate_message(i: usize, message: &Value) -> Result<()> {
     if !ROLES.contains(&role) {
         return Err(Error::input(
             field(".role"),
-            format!("\"{role}\" is not one of system, developer, user, assistant, tool"),
+            match crate::error::shown_word(role) {
+                Some(r) => format!("{r} is not one of system, developer, user, assistant, tool"),
+                None => "is not one of system, developer, user, assistant, tool (the value given \
+                         is not shown)"
+                    .to_owned(),
+            },
         ));
     }
     if let Some(name) = m.get("name")
@@ -906,6 +911,17 @@ mod tests {
         assert_eq!(serde_json::to_value(&request).unwrap(), body);
         assert_eq!(request.model(), "gpt-4.1");
         assert_eq!(request.messages().len(), 5);
+    }
+
+    #[test]
+    fn a_role_value_is_shown_only_when_it_is_a_plain_word() {
+        let role = |r: &str| {
+            let body = json!({"model": "m", "messages": [{"role": r, "content": "x"}]});
+            ChatRequest::from_json(body).unwrap_err().to_string()
+        };
+        assert!(role("usr").contains("\"usr\" is not one of system,"), "{}", role("usr"));
+        let text = role("sk-live-SECRET123");
+        assert!(text.contains("messages[0].role") && !text.contains("SECRET"), "{text}");
     }
 
     #[test]
