@@ -191,6 +191,23 @@ test('a wrong argument type is a TypeError naming the argument', async () => {
     client.chatCompletions(hello(), { signal: 'stop' }),
     isTypeError('options.signal'),
   )
+  // Something that looks like a signal but cannot be unsubscribed from is refused up front,
+  // not found out after the call has been sent.
+  const halfSignal = { aborted: false, addEventListener() {} }
+  await assert.rejects(
+    client.chatCompletions(hello(), { signal: halfSignal }),
+    isTypeError('options.signal'),
+  )
+  // The caller's own exception, thrown while its request is read, comes back unchanged.
+  const mine = new Error('from a getter')
+  const request = { model: 'gpt-4.1', messages: [] }
+  Object.defineProperty(request, 'messages', {
+    enumerable: true,
+    get() {
+      throw mine
+    },
+  })
+  await assert.rejects(client.chatCompletions(request), (err) => err === mine)
   await assert.rejects(client.models(null), isTypeError('options'))
   assert.throws(() => client.chatCompletionsStream([]), isTypeError('request'))
   client.close()

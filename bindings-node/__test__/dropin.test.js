@@ -98,3 +98,48 @@ test('wrong argument types are TypeErrors naming the argument', async () => {
   )
   assert.throws(() => new HolySheepVaultClient(3), TypeError)
 })
+
+/** Counts the clients HolySheepVaultClient builds, for the duration of `body`. */
+async function countingBuilds(body) {
+  const built = []
+  const fromEnv = Client.fromEnv
+  Client.fromEnv = (...args) => {
+    const client = fromEnv.apply(Client, args)
+    built.push(client)
+    return client
+  }
+  try {
+    await body(built)
+  } finally {
+    Client.fromEnv = fromEnv
+  }
+}
+
+test('concurrent first calls share one initialisation', async () => {
+  const { options } = await rig.freshScope('dropin-concurrent')
+  await countingBuilds(async (built) => {
+    const client = new HolySheepVaultClient(options)
+    const hello = (i) => client.chat('gpt-4.1', [{ role: 'user', content: `call ${i}` }])
+    const replies = await Promise.all([0, 1, 2, 3, 4].map(hello))
+    assert.match(replies[4].choices[0].message.content, /call 4$/)
+    assert.equal(built.length, 1, 'one client for all first calls')
+    await client.close()
+    assert.deepEqual(
+      built.map((c) => c.closed),
+      [true],
+    )
+  })
+})
+
+test('close() during initialize() leaves no client open', async () => {
+  const { options } = await rig.freshScope('dropin-close-early')
+  await countingBuilds(async (built) => {
+    const client = new HolySheepVaultClient(options)
+    const init = client.initialize()
+    await client.close()
+    await assert.rejects(init, ClientClosedError)
+    assert.equal(client.client, null)
+    assert.equal(built.length, 1)
+    assert.equal(built[0].closed, true, 'the client built for initialize() was closed')
+  })
+})

@@ -155,6 +155,28 @@ test('a logger that throws does not take the process down', async () => {
   client.close()
 })
 
+test('a logger that returns a rejected promise does not take the process down', async () => {
+  const { options } = await rig.freshScope('log-rejects')
+  let calls = 0
+  const client = new Client({
+    ...options,
+    logger: async () => {
+      calls += 1
+      throw new Error('log sink down')
+    },
+    logLevel: 'debug',
+  })
+  const reply = await client.chatCompletions({
+    model: 'gpt-4.1',
+    messages: [{ role: 'user', content: 'async logger' }],
+  })
+  // An unhandled rejection would end this test process (node --test reports it as a failure).
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  assert.match(reply.choices[0].message.content, /async logger$/)
+  assert.ok(calls > 0, 'the logger was called')
+  client.close()
+})
+
 test('HOLYSHEEP_LOG=debug logs to stderr, without secrets', async () => {
   const { secretPath, baseUrl } = await canaryScope('stderr-log')
   const script = `

@@ -124,6 +124,10 @@ function napiTypeMessage(message) {
 function fromNative(err, signal) {
   if (err instanceof HolySheepError || !(err instanceof Error)) return err
   const code = /** @type {any} */ (err).code
+  // Every error the native module makes has a string code (the core's, or a napi-rs status); one
+  // without is the caller's own, thrown while its argument was read (a getter, a Proxy, toJSON),
+  // and goes back to the caller unchanged.
+  if (typeof code !== 'string') return err
   const cls = CLASS_BY_CODE[code]
   if (cls) {
     const cause = code === 'cancelled' && signal?.aborted ? signal.reason : err

@@ -297,6 +297,15 @@ export type ErrorCode =
   | 'internal'
 
 export declare class HolySheepError extends Error {
+  /**
+   * `props` are the fields below (`code` included), copied onto the error; `options.cause` is
+   * the standard `Error` cause.
+   */
+  constructor(
+    message: string,
+    props?: { code?: ErrorCode } & Record<string, unknown>,
+    options?: { cause?: unknown },
+  )
   readonly code: ErrorCode
   /** Whether the same call may succeed later. */
   readonly retryable?: boolean

@@ -74,7 +74,8 @@ function expectSignal(value, name) {
     value === null ||
     typeof value !== 'object' ||
     typeof value.aborted !== 'boolean' ||
-    typeof value.addEventListener !== 'function'
+    typeof value.addEventListener !== 'function' ||
+    typeof value.removeEventListener !== 'function'
   ) {
     throw typeError(`${name} must be an AbortSignal, got ${describe(value)}`)
   }
@@ -88,17 +89,25 @@ function callOptions(options, name) {
   return { signal, rest: Object.keys(rest).length ? rest : undefined }
 }
 
+/** Swallows a rejection of whatever a logger returned (an async logger returns a promise). */
+function ignoreRejection(result) {
+  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    Promise.resolve(result).catch(() => {})
+  }
+}
+
 /**
  * The native module calls `logger(level, message, fields)`; accept a function of that shape or a
- * console-like object. A logger that throws must not take the process down (its exception would
- * surface on the event loop, outside any caller's try), so errors are swallowed here.
+ * console-like object. A logger that throws, or returns a promise that rejects, must not take
+ * the process down (its error would surface on the event loop, outside any caller's try), so
+ * both are swallowed here.
  */
 function toLogFunction(logger, name) {
   if (logger === undefined || logger === null) return undefined
   if (typeof logger === 'function') {
     return (level, message, fields) => {
       try {
-        logger(level, message, fields)
+        ignoreRejection(logger(level, message, fields))
       } catch {}
     }
   }
@@ -106,7 +115,7 @@ function toLogFunction(logger, name) {
     return (level, message, fields) => {
       try {
         const method = typeof logger[level] === 'function' ? logger[level] : logger.log
-        if (typeof method === 'function') method.call(logger, message, fields)
+        if (typeof method === 'function') ignoreRejection(method.call(logger, message, fields))
       } catch {}
     }
   }
@@ -272,8 +281,8 @@ class ChatCompletionStream {
     } finally {
       // Reached by `break`/`return`/`throw` in the caller's loop too (the generator's return()):
       // cancelling drops the response and closes its connection.
-      signal?.removeEventListener('abort', onAbort)
       this.#native.cancel()
+      signal?.removeEventListener('abort', onAbort)
     }
   }
 
@@ -302,6 +311,9 @@ class HolySheepVaultClient {
   #options
   #client = null
   #closed = false
+  // The one initialisation in flight: concurrent first calls share it instead of each building
+  // a client (all but one of which would never be closed).
+  #init = null
 
   constructor(options = {}) {
     expectObject(options, 'options')
@@ -312,6 +324,14 @@ class HolySheepVaultClient {
   async initialize() {
     if (this.#closed) throw closedError()
     if (this.#client) return this
+    this.#init ??= this.#connect().finally(() => {
+      this.#init = null
+    })
+    await this.#init
+    return this
+  }
+
+  async #connect() {
     const client = Client.fromEnv(this.#options)
     try {
       await client.connect()
@@ -319,8 +339,12 @@ class HolySheepVaultClient {
       client.close()
       throw err
     }
+    // close() came while Vault was answering: this client must not outlive it.
+    if (this.#closed) {
+      client.close()
+      throw closedError()
+    }
     this.#client = client
-    return this
   }
 
   /**

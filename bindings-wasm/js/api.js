@@ -160,10 +160,14 @@ async function callAsync(signal, fn) {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
+// Names the type only, never the value: a key passed in the wrong place must not end up in an
+// error message.
 function describe(value) {
   if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
   if (Array.isArray(value)) return 'an array'
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`
+  const type = typeof value
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`
 }
 
 function typeError(message) {
@@ -185,7 +189,8 @@ function expectSignal(value, name) {
     value === null ||
     typeof value !== 'object' ||
     typeof value.aborted !== 'boolean' ||
-    typeof value.addEventListener !== 'function'
+    typeof value.addEventListener !== 'function' ||
+    typeof value.removeEventListener !== 'function'
   ) {
     throw typeError(`${name} must be an AbortSignal, got ${describe(value)}`)
   }
@@ -342,6 +347,8 @@ export class ChatCompletionStream {
   async *#chunks() {
     const signal = this.#signal
     const onAbort = () => this.#raw.cancel()
+    // Aborted between chatCompletionsStream() and the first iteration: the event has passed.
+    if (signal?.aborted) this.#raw.cancel()
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       for (;;) {
@@ -361,8 +368,8 @@ export class ChatCompletionStream {
     } finally {
       // Reached by `break`/`return`/`throw` in the caller's loop too (the generator's return()):
       // cancelling drops the response and closes its connection.
-      signal?.removeEventListener('abort', onAbort)
       if (!broken) this.#raw.cancel()
+      signal?.removeEventListener('abort', onAbort)
     }
   }
 
@@ -380,6 +387,7 @@ export class ChatCompletionStream {
   /** The same chunks as a WHATWG ReadableStream (e.g. to pipe through a TransformStream). */
   toReadableStream() {
     const iterator = this[Symbol.asyncIterator]()
+    const stream = this
     return new ReadableStream({
       async pull(controller) {
         try {
@@ -391,6 +399,9 @@ export class ChatCompletionStream {
         }
       },
       async cancel() {
+        // A pull may be waiting in iterator.next(); return() would queue behind it, so the
+        // read is cancelled first, which ends that pull.
+        stream.cancel()
         await iterator.return()
       },
     })

@@ -253,6 +253,15 @@ export type ErrorCode =
  * contain a key, token or secret_id.
  */
 export class HolySheepError extends Error {
+  /**
+   * `props` are the fields below (`code` included), copied onto the error; `options.cause` is
+   * the standard `Error` cause.
+   */
+  constructor(
+    message: string,
+    props?: { code?: ErrorCode } & Record<string, unknown>,
+    options?: { cause?: unknown },
+  )
   /** The core's error code, the same in every binding. */
   readonly code: ErrorCode
   /** Whether trying again later may succeed. */

@@ -131,6 +131,30 @@ export async function runCanary({ hs, rig }) {
       'configuration',
       hs.Client.create({ ...ctx.options, vault_tokn: ctx.options.vault_token }),
     )
+    // The key itself pasted in the wrong place: as an argument of the wrong type, as an option
+    // name, as a choice, as a message role. Each is refused without quoting it.
+    const key = ctx.key
+    const refused = (what, fn) => {
+      try {
+        fn()
+        seen(what, 'unexpectedly accepted')
+      } catch (err) {
+        seen(`${what} error`, describeError(err))
+      }
+    }
+    refused('key as options', () => new hs.Client(key))
+    refused('key as openaiApiKey client', () => hs.openaiApiKey(key))
+    const open = await hs.Client.create(ctx.options)
+    clients.push(open)
+    refused('key as call options', () => open.chatCompletionsStream(chat('x'), key))
+    refused('key as signal', () => open.chatCompletionsStream(chat('x'), { signal: key }))
+    refused('key as call option name', () => open.chatCompletionsStream(chat('x'), { [key]: 1 }))
+    await expectError('key as option name', hs.Client.create({ ...ctx.options, [key]: 1 }))
+    await expectError('key as key_source', hs.Client.create({ ...ctx.options, key_source: key }))
+    await expectError(
+      'key as role',
+      open.chatCompletions({ model: 'gpt-4.1', messages: [{ role: key, content: 'x' }] }),
+    )
     await sleep(10) // let any late log line land
   } finally {
     for (const c of clients) c.close()

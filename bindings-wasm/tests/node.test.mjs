@@ -209,6 +209,51 @@ describe('node specifics (wasm package)', () => {
     }
   })
 
+  test('a signal aborted before a stream is iterated stops it before anything is sent', async () => {
+    const ctx = await rig.setup({ name: 'abort-early', setup: { auth: 'token' } })
+    const client = await hs.Client.create(ctx.options)
+    try {
+      const controller = new AbortController()
+      const stream = client.chatCompletionsStream(
+        { model: 'gpt-4.1', messages: [{ role: 'user', content: 'never sent' }] },
+        { signal: controller.signal },
+      )
+      controller.abort()
+      await assert.rejects(
+        (async () => {
+          for await (const _chunk of stream);
+        })(),
+        (err) => err instanceof hs.APIUserAbortError,
+      )
+      assert.equal((await rig.report(ctx)).attempts, 0)
+    } finally {
+      client.close()
+      await rig.cleanup(ctx)
+    }
+  })
+
+  test('cancelling a ReadableStream while a read waits ends it at once', async () => {
+    // The server stalls before its first chunk: a pull is waiting when the reader cancels.
+    const ctx = await rig.setup({
+      name: 'readable-cancel',
+      setup: { auth: 'token', faults: [{ delay_ms: 10000 }] },
+    })
+    const client = await hs.Client.create(ctx.options)
+    try {
+      const request = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'stalled' }] }
+      const reader = client.chatCompletionsStream(request).toReadableStream().getReader()
+      const pending = reader.read()
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const timeout = new Promise((resolve) => setTimeout(() => resolve('still pending'), 3000))
+      const outcome = await Promise.race([reader.cancel().then(() => 'cancelled'), timeout])
+      assert.equal(outcome, 'cancelled')
+      assert.deepEqual(await pending, { done: true, value: undefined })
+    } finally {
+      client.close()
+      await rig.cleanup(ctx)
+    }
+  })
+
   test('a stream can be read as a ReadableStream and stopped early', async () => {
     const ctx = await rig.setup({ name: 'readable', setup: { auth: 'token' } })
     const client = await hs.Client.create(ctx.options)

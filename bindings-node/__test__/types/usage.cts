@@ -35,6 +35,8 @@ async function main(): Promise<void> {
     if (err instanceof hs.HolySheepError) {
       const code: hs.ErrorCode = err.code
       void code
+      // Wrapping with the package's own classes, as an app's retry layer may.
+      throw new hs.APIConnectionError('upstream gone', { code: 'connection' }, { cause: err })
     }
   }
   client.close()
