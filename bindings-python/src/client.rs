@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use serde_json::{Map, Value};
 
-use crate::convert::{ToPy, arg_f64, arg_i64, arg_str, py_to_json};
+use crate::convert::{ToPy, arg_i64, arg_seconds, arg_str, py_to_json};
 use crate::error::IntoPyResult;
 use crate::runtime::{block_on, future_into_py, guard};
 use crate::stream::ChatStream;
@@ -60,7 +60,10 @@ fn chat_request(
     messages: &Bound<'_, PyAny>,
     params: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Value> {
-    if !(messages.is_instance_of::<PyList>() || messages.is_instance_of::<PyTuple>()) {
+    let listish = messages.is_instance_of::<PyList>()
+        || messages.is_instance_of::<PyTuple>()
+        || crate::convert::is_sequence(messages);
+    if !listish {
         let type_name = messages.get_type().name()?;
         return Err(PyTypeError::new_err(format!(
             "argument 'messages': expected a list of message dicts, not '{type_name}'"
@@ -85,7 +88,7 @@ fn options_json(
     max_retries: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Value> {
     let mut options = Map::new();
-    if let Some(t) = arg_f64("timeout", timeout)? {
+    if let Some(t) = arg_seconds("timeout", timeout)? {
         options.insert("timeout".into(), serde_json::json!(t));
     }
     if let Some(n) = arg_i64("max_retries", max_retries)? {

@@ -5,10 +5,12 @@
 //! and the objects stay plain dicts for `json.dumps`, `==` and pattern matching.
 
 use holysheep_vault::{ChatChunk, ChatCompletion, ModelList, Secret, Stats};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
+};
 use serde_json::{Map, Number, Value};
 
 use crate::error::to_pyerr;
@@ -63,18 +65,35 @@ pub fn arg_str(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
     value.extract::<String>().map_err(|e| named(value.py(), name, e))
 }
 
-/// An optional number argument (`None` is absent).
-pub fn arg_f64(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
-    match value {
-        Some(v) if !v.is_none() => v.extract::<f64>().map(Some).map_err(|e| named(v.py(), name, e)),
-        _ => Ok(None),
+/// An optional duration argument in seconds (`None` is absent): a number or a `timedelta`.
+/// NaN and infinity are bad values (ValueError), as they are for the client's own timeout;
+/// anything else is a TypeError naming the argument.
+pub fn arg_seconds(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    let Some(v) = value.filter(|v| !v.is_none()) else { return Ok(None) };
+    let secs = if is_timedelta(v) {
+        v.call_method0("total_seconds")?.extract::<f64>()?
+    } else {
+        v.extract::<f64>().map_err(|e| named(v.py(), name, e))?
+    };
+    if !secs.is_finite() {
+        return Err(PyValueError::new_err(format!(
+            "argument '{name}': must be a finite number of seconds, not {secs}"
+        )));
     }
+    Ok(Some(secs))
 }
 
 /// An optional integer argument (`None` is absent).
 pub fn arg_i64(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
     match value {
-        Some(v) if !v.is_none() => v.extract::<i64>().map(Some).map_err(|e| named(v.py(), name, e)),
+        Some(v) if !v.is_none() => v.extract::<i64>().map(Some).map_err(|e| {
+            // An int too large is a bad value, like any other out-of-range one: ValueError.
+            if e.is_instance_of::<PyOverflowError>(v.py()) {
+                PyValueError::new_err(format!("argument '{name}': out of range"))
+            } else {
+                named(v.py(), name, e)
+            }
+        }),
         _ => Ok(None),
     }
 }
@@ -113,7 +132,11 @@ fn to_json(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, Unconvertibl
     }
     if let Ok(dict) = value.cast::<PyDict>() {
         let mut map = Map::with_capacity(dict.len());
-        for (k, v) in dict.iter() {
+        // Over a snapshot of the items: converting a value runs Python code (`__fspath__`,
+        // `total_seconds`) that may change the dict, which a live iteration would not survive.
+        for item in dict.items().iter() {
+            let (k, v) =
+                item.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>().map_err(py_failure)?;
             let Ok(key) = k.cast::<PyString>() else {
                 let type_name = type_name(&k);
                 return Err(Unconvertible::type_error(format!(
@@ -153,10 +176,46 @@ fn to_json(value: &Bound<'_, PyAny>, depth: usize) -> Result<Value, Unconvertibl
             value.call_method0("total_seconds").and_then(|s| s.extract()).map_err(py_failure)?;
         return Ok(Number::from_f64(secs).map_or(Value::Null, Value::Number));
     }
+    // Other mappings and sequences (a MappingProxy, a deque, a user's Sequence class), as the
+    // type hints promise: converted through a dict or a list. str and bytes never get here as
+    // sequences: str was handled first, bytes is not JSON.
+    if is_abc(value, "Mapping") {
+        let dict = PyDict::new(value.py());
+        for item in value.call_method0("items").and_then(|i| i.try_iter()).map_err(py_failure)? {
+            let (k, v) = item
+                .and_then(|i| i.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>())
+                .map_err(py_failure)?;
+            dict.set_item(k, v).map_err(py_failure)?;
+        }
+        return to_json(dict.as_any(), depth);
+    }
+    if is_sequence(value) {
+        let list = PyList::empty(value.py());
+        for item in value.try_iter().map_err(py_failure)? {
+            list.append(item.map_err(py_failure)?).map_err(py_failure)?;
+        }
+        return to_json(list.as_any(), depth);
+    }
     Err(Unconvertible::type_error(format!(
         "{} is not JSON-serializable (use dict, list, str, int, float, bool or None)",
         type_name(value)
     )))
+}
+
+/// Whether `value` is a `collections.abc` `name` (`Mapping`, `Sequence`).
+fn is_abc(value: &Bound<'_, PyAny>, name: &str) -> bool {
+    let py = value.py();
+    py.import("collections.abc")
+        .and_then(|abc| abc.getattr(name))
+        .is_ok_and(|t| value.is_instance(&t).unwrap_or(false))
+}
+
+/// A sequence that JSON can hold as an array: not a str, bytes or bytearray.
+pub fn is_sequence(value: &Bound<'_, PyAny>) -> bool {
+    !(value.is_instance_of::<PyString>()
+        || value.is_instance_of::<PyBytes>()
+        || value.is_instance_of::<PyByteArray>())
+        && is_abc(value, "Sequence")
 }
 
 fn is_timedelta(value: &Bound<'_, PyAny>) -> bool {

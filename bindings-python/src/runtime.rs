@@ -1,9 +1,10 @@
 //! The one tokio runtime of the process, how Python waits on it, and the panic boundary.
 //!
 //! - Sync calls run the core's future with `block_on` while the GIL is released (`py.detach`), so
-//!   other Python threads run during every network wait. Every 100 ms the wait takes the GIL
-//!   back for a moment to run Python's signal handlers, so Ctrl-C interrupts a sync call (the
-//!   Rust future is dropped, which cancels the request).
+//!   other Python threads run during every network wait. Every 100 ms the wait steps out of the
+//!   runtime and takes the GIL back for a moment to run Python's signal handlers, so Ctrl-C
+//!   interrupts a sync call (the Rust future is dropped, which cancels the request) and a
+//!   handler may call the library itself.
 //! - Asyncio calls go through pyo3-async-runtimes' generic bridge with [`ForkSafeRuntime`]; its
 //!   `future_into_py` drops the Rust future when the asyncio future is cancelled.
 //! - After `os.fork()` the child has none of the parent's runtime threads, so the runtime is
@@ -82,17 +83,20 @@ where
     F::Output: Send,
 {
     let handle = handle();
-    py.detach(move || {
-        handle.block_on(async move {
-            let mut future = std::pin::pin!(future);
-            loop {
-                match tokio::time::timeout(SIGNAL_POLL, future.as_mut()).await {
-                    Ok(output) => return Ok(output),
-                    Err(_elapsed) => Python::attach(|py| py.check_signals())?,
-                }
-            }
-        })
-    })
+    let mut future = Box::pin(future);
+    loop {
+        // Signal handlers run between the waits, outside the runtime's context: a handler may
+        // itself call the library (close a stream, read the key), and that call's own
+        // `block_on` would panic inside another one.
+        // (The timer is made inside the async block: a tokio timer needs the runtime's context.)
+        let step = py.detach(|| {
+            handle.block_on(async { tokio::time::timeout(SIGNAL_POLL, future.as_mut()).await })
+        });
+        match step {
+            Ok(output) => return Ok(output),
+            Err(_elapsed) => py.check_signals()?,
+        }
+    }
 }
 
 /// Runs a `#[pymethods]` body, turning a panic into `InternalError`.

@@ -104,3 +104,35 @@ def test_default_base_url_is_holysheep(clean_env: Any) -> None:
     client = hv.HolySheepAIClient("sk-plain-default-0123456789")
     assert client._client.base_url == hv.HolySheepAIClient.BASE_URL == "https://api.holysheep.ai/v1"
     client.close()
+
+
+def test_a_vault_key_carries_no_vault_credential(rig: Any, scope: Any, clean_env: Any) -> None:
+    import pickle
+
+    token = rig["RIG_TOKEN_PROD"]
+    manager = hv.VaultKeyManager(rig["VAULT_ADDR"], vault_token=token)
+    key = manager.get_holysheep_key(scope.secret_path)
+    assert token not in repr(vars(key))
+    restored = pickle.loads(pickle.dumps(key))
+    assert token.encode() not in pickle.dumps(key)
+    assert restored == key and type(restored) is str  # pickled as the plain key it is
+    assert repr(key) == f"<VaultKey from holysheep/{scope.secret_path} (value hidden)>"
+    assert repr(hv.VaultKey("sk-made-by-hand-0123456789")) == "<VaultKey (value hidden)>"
+    manager.close()
+
+
+def test_the_manager_takes_a_default_secret_path(rig: Any, scope: Any, clean_env: Any) -> None:
+    manager = hv.VaultKeyManager(
+        rig["VAULT_ADDR"], vault_token=rig["RIG_TOKEN_PROD"], secret_path=scope.secret_path
+    )
+    assert manager.get_holysheep_key() == scope.key
+    assert manager.get_holysheep_key("production/api_key") == rig["RIG_PROD_KEY"]
+    manager.close()
+
+
+def test_asking_the_drop_in_client_to_stream_says_what_to_use(clean_env: Any) -> None:
+    client = hv.HolySheepAIClient("sk-plain-nostream-0123456789")
+    expected = r"Client\(\.\.\.\)\.chat_completions\(\.\.\., stream=True\)"
+    with pytest.raises(TypeError, match=expected):
+        client.chat_completions("gpt-4.1", MESSAGES, stream=True)
+    client.close()

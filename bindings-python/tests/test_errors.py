@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 
@@ -116,6 +116,50 @@ def test_wrong_argument_type_is_a_type_error_naming_it(
     with pytest.raises(TypeError) as info:
         call(offline_client)
     assert f"argument '{name}'" in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda c: c.chat_completions("m", [], timeout=float("nan")), "timeout"),
+        (lambda c: c.chat_completions("m", [], timeout=float("inf")), "timeout"),
+        (lambda c: c.models(timeout=float("-inf")), "timeout"),
+        (lambda c: c.chat_completions("m", [], max_retries=2**70), "max_retries"),
+        (lambda c: c.models(max_retries=-(2**70)), "max_retries"),
+    ],
+)
+def test_out_of_range_numbers_are_value_errors_naming_them(
+    offline_client: Any, call: Any, name: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        call(offline_client)
+    assert f"argument '{name}'" in str(info.value), str(info.value)
+
+
+def test_any_sequence_of_mappings_is_accepted_as_messages(offline_client: Any) -> None:
+    import collections
+    import types
+
+    # Converted, then refused by the core for the one bad value: proof the shapes were read.
+    messages = collections.deque([types.MappingProxyType({"role": "robot", "content": "x"})])
+    with pytest.raises(hv.InvalidInputError) as info:
+        offline_client.chat_completions("m", messages)
+    assert info.value.field == "messages[0].role"
+
+
+def test_a_value_that_changes_its_dict_while_read_is_not_a_crash() -> None:
+    prices: Dict[str, Any] = {}
+
+    class Sneaky:
+        def __fspath__(self) -> str:
+            prices["added_meanwhile"] = 1  # runs while `prices` is being converted
+            return "not-a-price"
+
+    prices["m"] = Sneaky()
+    with pytest.raises(hv.HolySheepError) as info:
+        hv.Client(vault_addr="http://127.0.0.1:1", vault_token="t", prices=prices)
+    assert not isinstance(info.value, hv.InternalError), repr(info.value)
+    assert isinstance(info.value, hv.ConfigurationError)
 
 
 def test_invalid_values_are_invalid_input_naming_the_field(offline_client: Any) -> None:

@@ -34,14 +34,23 @@ __all__ = ["HolySheepAIClient", "VaultKey", "VaultKeyManager"]
 class VaultKey(str):
     """The key ``VaultKeyManager.get_holysheep_key`` returns: a ``str`` (use it as before) that
     also remembers where it came from, so ``HolySheepAIClient(key)`` keeps following Vault
-    (rotation, refresh) instead of holding a copy. Its ``repr`` never shows the key."""
+    (rotation, refresh) instead of holding a copy. Its ``repr`` never shows the key.
 
-    # (str subclasses cannot have __slots__; the instance dict holds the source options.)
-    _options: Dict[str, Any]
+    It refers to its manager rather than copying the manager's settings, so no Vault credential
+    travels with the key; pickled, it is a plain ``str``."""
+
+    # (str subclasses cannot have __slots__.)
+    _manager: Optional[VaultKeyManager] = None
+    _secret_path: Optional[str] = None
 
     def __repr__(self) -> str:
-        location = f"{self._options.get('mount', 'holysheep')}/{self._options.get('secret_path')}"
-        return f"<VaultKey from {location} (value hidden)>"
+        manager, path = self._manager, self._secret_path
+        if manager is None or path is None:
+            return "<VaultKey (value hidden)>"
+        return f"<VaultKey from {manager._mount}/{path} (value hidden)>"
+
+    def __reduce__(self) -> Any:
+        return (str, (str(self),))
 
 
 class VaultKeyManager:
@@ -56,6 +65,8 @@ class VaultKeyManager:
     def __init__(
         self, vault_addr: str, token_path: str = "/tmp/vault_token", **options: Any
     ) -> None:
+        # A `secret_path` given here is the default of get_holysheep_key().
+        self._default_path: str = options.pop("secret_path", None) or "production/api_key"
         self._options: Dict[str, Any] = {
             "vault_addr": vault_addr,
             "token_file": token_path,
@@ -66,7 +77,11 @@ class VaultKeyManager:
         self._clients: Dict[str, Client] = {}
         self._lock = threading.Lock()
         # Check the settings now, as the original failed at construction without credentials.
-        self._client("production/api_key")
+        self._client(self._default_path)
+
+    @property
+    def _mount(self) -> str:
+        return str(self._options.get("mount") or "holysheep")
 
     def _client(self, secret_path: str) -> Client:
         with self._lock:
@@ -78,15 +93,18 @@ class VaultKeyManager:
                 self._clients[secret_path] = client
             return client
 
-    def get_holysheep_key(self, secret_path: str = "production/api_key") -> str:
+    def get_holysheep_key(self, secret_path: Optional[str] = None) -> str:
         """The key at ``secret_path`` (KV v2 path under the ``holysheep`` mount, without
-        ``data/``). Cached; read again from Vault ahead of expiry."""
+        ``data/``; default ``production/api_key``). Cached; read again from Vault ahead of
+        expiry."""
+        if secret_path is None:
+            secret_path = self._default_path
         if not isinstance(secret_path, str):
             raise TypeError(
                 f"argument 'secret_path': expected str, not {type(secret_path).__name__!r}"
             )
         key = VaultKey(self._client(secret_path).api_key())
-        key._options = {**self._options, "secret_path": secret_path}
+        key._manager, key._secret_path = self, secret_path
         return key
 
     def close(self) -> None:
@@ -119,8 +137,10 @@ class HolySheepAIClient:
         if not isinstance(api_key, str):
             raise TypeError(f"argument 'api_key': expected str, not {type(api_key).__name__!r}")
         options = {"base_url": base_url or self.BASE_URL, **options}
-        if isinstance(api_key, VaultKey):
-            self._client = Client.from_env(**{**api_key._options, **options})
+        manager = api_key._manager if isinstance(api_key, VaultKey) else None
+        if manager is not None and isinstance(api_key, VaultKey):
+            source = {**manager._options, "secret_path": api_key._secret_path}
+            self._client = Client.from_env(**{**source, **options})
         else:
             # The core holds the key in its zeroizing secret type; nothing is cached or
             # refreshed, and a 401 is final, as with the hand-written class.
@@ -138,6 +158,11 @@ class HolySheepAIClient:
         """``POST /chat/completions``; ``kwargs`` are request fields (``temperature``,
         ``max_tokens``, ...); ``timeout`` and ``max_retries`` apply to this call. No
         streaming, as in the original: use ``Client`` for that."""
+        if kwargs.pop("stream", False):
+            raise TypeError(
+                "HolySheepAIClient.chat_completions does not stream (nor did the class it "
+                "replaces); use holysheep_vault.Client(...).chat_completions(..., stream=True)"
+            )
         return self._client._native.chat_completions(model, messages, kwargs, timeout, max_retries)
 
     def stats(self) -> Dict[str, Any]:
