@@ -566,6 +566,10 @@ impl ClientOptions {
                 Ok(KeySource::Env { var: non_blank(&self.key_env, "key_env", DEFAULT_KEY_ENV)? })
             }
             "static" => match &self.api_key {
+                Some(key) if key.has_control_chars() => Err(Error::config(
+                    "api_key",
+                    "holds a line break or control character; it should be the key alone",
+                )),
                 Some(key) if !key.is_blank() => Ok(KeySource::Static { key: key.clone() }),
                 _ => Err(Error::config("api_key", "required by key_source=static")),
             },
@@ -595,6 +599,10 @@ impl ClientOptions {
         let jwt_path = || self.jwt_path.clone().unwrap_or_else(|| KUBERNETES_JWT_PATH.into());
         match method.as_str() {
             "token" => match &self.vault_token {
+                Some(t) if t.has_control_chars() => Err(Error::config(
+                    "vault_token (VAULT_TOKEN)",
+                    "holds a line break or control character; it should be the token alone",
+                )),
                 Some(t) if !t.is_blank() => Ok(AuthConfig::Token { token: t.clone() }),
                 _ => {
                     Err(Error::config("vault_token (VAULT_TOKEN)", "required by auth_method=token"))
@@ -874,6 +882,13 @@ fn non_blank(value: &Option<String>, setting: &str, default: &str) -> Result<Str
 
 fn check_url(setting: &str, url: &str) -> Result<()> {
     match url::Url::parse(url) {
+        // Credentials in the URL would go out with every request and into every log line that
+        // names the URL; neither Vault nor the API authenticates that way, so they are refused.
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => Err(Error::config(
+            setting,
+            "must not carry credentials (user:password@): Vault takes a token and the API a \
+             key, which are options of their own",
+        )),
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
         // The URL itself is not quoted: it may carry credentials (`https://user:pass@host`).
         Ok(u) => Err(Error::config(setting, format!("scheme \"{}\" is not http(s)", u.scheme()))),
@@ -1069,13 +1084,47 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(err.to_string().contains("\"aprole\" is not one of token,"), "{err}");
+        for url in ["https://u:pw@api.example/v1", "https://u:pw@ex ample"] {
+            let err = ClientOptions::from_json(serde_json::json!({
+                "vault_addr": "http://v:8200", "vault_token": "t", "base_url": url,
+            }))
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("base_url") && !text.contains("pw"), "{text}");
+        }
         let err = ClientOptions::from_json(serde_json::json!({
-            "vault_addr": "http://v:8200", "vault_token": "t", "base_url": "https://u:pw@ex ample",
+            "vault_addr": "http://admin:pw@v:8200", "vault_token": "t",
         }))
         .unwrap()
         .resolve()
         .unwrap_err();
-        assert!(err.to_string().contains("base_url") && !err.to_string().contains("pw"), "{err}");
+        assert!(err.to_string().contains("vault_addr") && !err.to_string().contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn a_token_or_key_with_a_line_break_is_a_setting_error() {
+        let err = ClientOptions::from_json(serde_json::json!({
+            "vault_addr": "http://v:8200", "vault_token": "s.first-line\ns.second",
+        }))
+        .unwrap()
+        .resolve()
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Configuration { ref setting, .. } if setting.starts_with("vault_token"))
+        );
+        assert!(!err.to_string().contains("first-line"), "{err}");
+        let err = ClientOptions::from_json(serde_json::json!({"api_key": "sk-a\r\nX-Evil: 1"}))
+            .unwrap()
+            .resolve()
+            .unwrap_err();
+        assert!(matches!(err, Error::Configuration { ref setting, .. } if setting == "api_key"));
+        // A trailing newline (a file read whole, an `echo` into a variable) is fine.
+        let ok = ClientOptions::from_json(serde_json::json!({
+            "vault_addr": "http://v:8200", "vault_token": "s.token\n",
+        }));
+        assert!(ok.unwrap().resolve().is_ok());
     }
 
     #[test]

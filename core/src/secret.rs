@@ -25,6 +25,13 @@ impl Secret {
         self.0.trim().is_empty()
     }
 
+    /// True when the value holds a line break or another control character. Tokens, keys and
+    /// secret_ids are single words sent in headers or JSON; such a value is a paste or file gone
+    /// wrong, and is refused as a setting instead of failing later as if the server were down.
+    pub fn has_control_chars(&self) -> bool {
+        self.0.trim().chars().any(char::is_control)
+    }
+
     /// The last four characters, for logs that need to tell two keys apart; `***` when the value
     /// is too short to show any of it safely.
     pub fn hint(&self) -> String {

@@ -75,8 +75,15 @@ pub(crate) fn read_secret_file(path: &Path, setting: &str) -> Result<(Secret, Fi
     if value.is_empty() {
         return Err(Error::config(setting, format!("{} is empty", path.display())));
     }
-    let stamp = stamp.unwrap_or(FileStamp { len: value.len() as u64, modified: None });
-    Ok((Secret::new(value), stamp))
+    let value = Secret::new(value);
+    if value.has_control_chars() {
+        return Err(Error::config(
+            setting,
+            format!("{} holds more than one line; it should hold the value alone", path.display()),
+        ));
+    }
+    let stamp = stamp.unwrap_or(FileStamp { len: value.expose().len() as u64, modified: None });
+    Ok((value, stamp))
 }
 
 /// One background task slot: natively a tokio task, on wasm32 nothing (work is done lazily).
