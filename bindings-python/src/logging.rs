@@ -13,11 +13,18 @@
 //! pyo3-log caches each logger's level so that a record nobody wants never takes the GIL on a
 //! runtime thread. The cache is dropped whenever the effective level of `holysheep_vault` has
 //! changed since the previous call, which each call checks on entry (it holds the GIL anyway).
+//!
+//! Records from the runtime's threads pass a fork gate (see [`ForkGate`]): Python's logging
+//! handlers write through buffered files whose locks are held across the write with the GIL
+//! released, and a child forked at that moment inherits a lock nobody will release, so its first
+//! log line would hang. `os.fork()` therefore waits for such records to finish and holds new
+//! ones back until it is done.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock};
+use std::time::{Duration, Instant};
 
-use log::LevelFilter;
+use log::{LevelFilter, Log, Metadata, Record};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3_log::{Caching, Logger, ResetHandle};
@@ -43,11 +50,104 @@ fn try_install(py: Python<'_>) -> PyResult<()> {
     let logger = Logger::new(py, Caching::LoggersAndLevels)?
         .filter(LevelFilter::Off)
         .filter_target("holysheep_vault".to_owned(), LevelFilter::Trace);
+    let reset = logger.reset_handle();
     // Fails only if another `log` logger was installed in this module's copy of `log`.
-    if let Ok(reset) = logger.install() {
+    if log::set_boxed_logger(Box::new(GatedLogger(logger))).is_ok() {
+        log::set_max_level(LevelFilter::Trace);
         let _ = RESET.set(reset);
+        let os = py.import("os")?;
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("before", wrap_pyfunction!(fork_before, py)?)?;
+        kwargs.set_item("after_in_parent", wrap_pyfunction!(fork_after_in_parent, py)?)?;
+        kwargs.set_item("after_in_child", wrap_pyfunction!(fork_after_in_child, py)?)?;
+        os.call_method("register_at_fork", (), Some(&kwargs))?;
     }
     Ok(())
+}
+
+/// The state behind the fork gate. Atomics rather than a mutex: a child must be able to reset
+/// it whatever the parent's threads were doing at the instant of the fork.
+struct ForkGate {
+    /// Runtime threads inside the Python logging call now.
+    inside: AtomicUsize,
+    /// A fork is under way: runtime threads wait before logging.
+    forking: AtomicBool,
+}
+
+static GATE: ForkGate = ForkGate { inside: AtomicUsize::new(0), forking: AtomicBool::new(false) };
+
+/// How long a fork waits for records in flight. A handler that blocks for longer (a network
+/// handler, say) is not waited for: a fork must not hang on logging.
+const FORK_WAIT: Duration = Duration::from_secs(2);
+const GATE_POLL: Duration = Duration::from_millis(1);
+
+/// pyo3-log's logger behind the fork gate.
+struct GatedLogger(Logger);
+
+impl Log for GatedLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        // Only the runtime's own threads are gated. A Python thread logging here holds the GIL,
+        // and the forking thread needs the GIL to finish: holding it back would deadlock.
+        if !on_runtime_thread() || !self.0.enabled(record.metadata()) {
+            return self.0.log(record);
+        }
+        loop {
+            while GATE.forking.load(Ordering::SeqCst) {
+                std::thread::sleep(GATE_POLL);
+            }
+            GATE.inside.fetch_add(1, Ordering::SeqCst);
+            if !GATE.forking.load(Ordering::SeqCst) {
+                break;
+            }
+            // A fork began between the two checks: step back out and wait for it.
+            GATE.inside.fetch_sub(1, Ordering::SeqCst);
+        }
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                GATE.inside.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _leave = Leave;
+        self.0.log(record);
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
+fn on_runtime_thread() -> bool {
+    std::thread::current().name() == Some(crate::runtime::THREAD_NAME)
+}
+
+/// `os.register_at_fork(before=...)`: hold new records back, and wait (GIL released, so the
+/// records in flight can finish) until none is inside a handler.
+#[pyfunction]
+fn fork_before(py: Python<'_>) {
+    GATE.forking.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + FORK_WAIT;
+        while GATE.inside.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(GATE_POLL);
+        }
+    });
+}
+
+#[pyfunction]
+fn fork_after_in_parent() {
+    GATE.forking.store(false, Ordering::SeqCst);
+}
+
+/// The child has none of the parent's runtime threads: nobody is inside, nobody waits.
+#[pyfunction]
+fn fork_after_in_child() {
+    GATE.inside.store(0, Ordering::SeqCst);
+    GATE.forking.store(false, Ordering::SeqCst);
 }
 
 /// Forgets the cached levels when `holysheep_vault`'s effective level changed. Never fails: a

@@ -29,6 +29,9 @@ use tokio::runtime::{Handle, Runtime};
 
 use crate::error::to_pyerr;
 
+/// The name of the runtime's threads (the logging bridge tells them apart by it).
+pub const THREAD_NAME: &str = "holysheep-vault";
+
 /// How often a blocked sync call looks at Python's pending signals (KeyboardInterrupt).
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
@@ -69,7 +72,7 @@ fn build_runtime() -> Runtime {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
-        .thread_name("holysheep-vault")
+        .thread_name(THREAD_NAME)
         .enable_all()
         .build()
         .expect("the holysheep-vault tokio runtime could not start")

@@ -125,6 +125,52 @@ def test_a_fork_child_can_call(scope: Any) -> None:
     assert client.stats()["requests"] == 2
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_while_the_runtime_logs_leaves_a_working_child(scope: Any, tmp_path: Any) -> None:
+    # The runtime's threads write debug records to a file while calls are in flight; a fork at
+    # that moment must not hand the child a file lock held by a thread it does not have.
+    import logging
+
+    logger = logging.getLogger("holysheep_vault")
+    handler = logging.FileHandler(str(tmp_path / "debug.log"))
+    saved_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    hung = 0
+    try:
+        sync_client = hv.Client(**scope.options())
+        async_client = hv.AsyncClient(**scope.options())
+
+        async def main() -> None:
+            nonlocal hung
+            for i in range(25):
+                calls = [async_client.chat_completions("gpt-4.1", HELLO) for _ in range(8)]
+                tasks = [asyncio.ensure_future(c) for c in calls]
+                await asyncio.sleep(0.002 * (i % 5))
+                pid = os.fork()
+                if pid == 0:  # the child: one logged call, then out, never back into pytest
+                    signal.alarm(5)
+                    try:
+                        sync_client.chat_completions("gpt-4.1", HELLO)
+                    finally:
+                        os._exit(0)
+                await asyncio.gather(*tasks)
+                while True:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        break
+                    await asyncio.sleep(0.02)
+                hung += os.WIFSIGNALED(status)
+
+        asyncio.run(main())
+        sync_client.close()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved_level)
+        handler.close()
+    assert hung == 0, f"{hung} of 25 fork children hung on a lock inherited from the parent"
+
+
 def test_asyncio_cancellation_drops_the_request(make_scope: Any) -> None:
     scope = make_scope("cancel", faults=[{"delay_ms": 1500}])
 
