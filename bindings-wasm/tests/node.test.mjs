@@ -9,6 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
+import { createRequire } from 'node:module'
+
 import * as hs from '../pkg/node.js'
 import { Rig, parseEnvFile } from './rig.mjs'
 import { notApplicable, runScenario } from './scenario-runner.mjs'
@@ -67,6 +69,60 @@ describe('node specifics (wasm package)', () => {
     await assert.rejects(client.chatCompletions('nope'), TypeError)
     client.close()
     await assert.rejects(client.models(), hs.ClientClosedError)
+  })
+
+  test('the Node package and this one answer bad arguments alike', async () => {
+    // The two JavaScript layers are written twice (CommonJS over napi, ESM over wasm-bindgen);
+    // this keeps them from drifting apart: same classes, same hierarchy, same errors.
+    const node = createRequire(import.meta.url)('../../bindings-node/lib/index.js')
+    const classNames = (pkg) =>
+      Object.keys(pkg)
+        .filter((name) => /Error$/.test(name) && typeof pkg[name] === 'function')
+        .sort()
+    assert.deepEqual(classNames(hs), classNames(node))
+    for (const name of classNames(node)) {
+      const chain = (cls) => {
+        const names = []
+        for (let c = cls; c && c !== Error; c = Object.getPrototypeOf(c)) names.push(c.name)
+        return names
+      }
+      assert.deepEqual(chain(hs[name]), chain(node[name]), name)
+    }
+    assert.deepEqual([...hs.errorCodes()].sort(), [...node.errorCodes()].sort())
+
+    const options = { api_key: 'sk-parity-0123456789abcdef', base_url: 'http://127.0.0.1:9/v1' }
+    const key = 'sk-parity-wrong-place-0123456789'
+    const chat = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }
+    const calls = [
+      (pkg) => new pkg.Client(key),
+      (pkg) => new pkg.Client(null),
+      (pkg) => new pkg.Client({ ...options, [key]: 1 }),
+      (pkg) => new pkg.Client({ ...options, key_source: key }),
+      (pkg) => new pkg.Client({ ...options, max_retries: 'many' }),
+      (pkg) => new pkg.Client(options).chatCompletions(key),
+      (pkg) => new pkg.Client(options).chatCompletions(chat, key),
+      (pkg) => new pkg.Client(options).chatCompletions(chat, { signal: key }),
+      (pkg) => new pkg.Client(options).chatCompletions(chat, { signal: { aborted: false } }),
+      (pkg) => new pkg.Client(options).chatCompletions(chat, { timeoutMs: 'soon' }),
+      (pkg) => new pkg.Client(options).chatCompletions({ ...chat, messages: [{ role: key }] }),
+      (pkg) => new pkg.Client(options).chatCompletions({ model: 'm', messages: [] }),
+      (pkg) => new pkg.Client(options).chatCompletionsStream(chat, { [key]: 1 }),
+      (pkg) => new pkg.Client(options).models(7),
+    ]
+    const outcome = async (pkg, call) => {
+      try {
+        await call(pkg)
+        return 'no error'
+      } catch (err) {
+        return `${err.constructor.name} ${err.code} ${err.message}`
+      }
+    }
+    for (const [i, call] of calls.entries()) {
+      const [fromWasm, fromNode] = [await outcome(hs, call), await outcome(node, call)]
+      assert.equal(fromWasm, fromNode, `call ${i}`)
+      assert.notEqual(fromWasm, 'no error', `call ${i}`)
+      assert.ok(!fromWasm.includes(key), `call ${i} quotes the key: ${fromWasm}`)
+    }
   })
 
   test('hostile inputs are typed errors, never a panic', async () => {

@@ -540,7 +540,8 @@ impl ClientOptions {
 
     fn key_source(&self) -> Result<KeySource> {
         let source = self.key_source_name();
-        if self.api_key.is_some() && source != "static" {
+        // (An unknown source falls through to the error that lists the valid ones.)
+        if self.api_key.is_some() && matches!(source, "kv" | "file" | "env") {
             return Err(Error::config(
                 "api_key",
                 format!("given together with key_source={source}; pass one or the other"),
@@ -1076,6 +1077,13 @@ mod tests {
                 assert!(!text.contains("SECRET") && !text.contains("canary"), "{text}");
             }
         }
+        let err =
+            ClientOptions::from_json(serde_json::json!({"api_key": "sk-x", "key_source": short}))
+                .unwrap()
+                .resolve()
+                .unwrap_err();
+        assert!(err.to_string().contains("is not one of kv, file"), "{err}");
+        assert!(!err.to_string().contains("SECRET"), "{err}");
         // A mistyped word is still shown: that is what the person needs to see.
         let err = ClientOptions::from_json(serde_json::json!({
             "vault_addr": "http://v:8200", "role_id": "r", "secret_id": "s", "auth_method": "aprole",
