@@ -91,8 +91,9 @@ impl Log for GatedLogger {
 
     fn log(&self, record: &Record<'_>) {
         // Only the runtime's own threads are gated. A Python thread logging here holds the GIL,
-        // and the forking thread needs the GIL to finish: holding it back would deadlock.
-        if !on_runtime_thread() || !self.0.enabled(record.metadata()) {
+        // and the forking thread needs the GIL to finish: holding it back would deadlock. (No
+        // level check here: `log` asks `enabled` before calling this, and pyo3-log checks again.)
+        if !on_runtime_thread() {
             return self.0.log(record);
         }
         loop {

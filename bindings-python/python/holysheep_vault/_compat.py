@@ -137,9 +137,8 @@ class HolySheepAIClient:
         if not isinstance(api_key, str):
             raise TypeError(f"argument 'api_key': expected str, not {type(api_key).__name__!r}")
         options = {"base_url": base_url or self.BASE_URL, **options}
-        manager = api_key._manager if isinstance(api_key, VaultKey) else None
-        if manager is not None and isinstance(api_key, VaultKey):
-            source = {**manager._options, "secret_path": api_key._secret_path}
+        if isinstance(api_key, VaultKey) and api_key._manager is not None:
+            source = {**api_key._manager._options, "secret_path": api_key._secret_path}
             self._client = Client.from_env(**{**source, **options})
         else:
             # The core holds the key in its zeroizing secret type; nothing is cached or
